@@ -1,0 +1,71 @@
+# sweepflow — run `make help` for the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON   ?= python3
+VENV     ?= .venv
+PY       := $(VENV)/bin/python
+TASK     ?= default
+STORE    ?= mlruns
+TRIALS   ?=
+ENGINE   ?=
+SEED     ?=
+VERBOSE  ?= 0
+PORT     ?= 5000
+# Local data folder: ../shared/data on these machines, else ./data (loaders download what is missing).
+DATA_DIR ?= $(if $(wildcard ../shared/data),../shared/data,data)
+# TensorFlow's CUDA build where an NVIDIA GPU is present, the CPU build elsewhere.
+TF_EXTRA ?= $(if $(shell command -v nvidia-smi 2>/dev/null),gpu,cpu)
+
+export SWEEPFLOW_DATA_DIR := $(abspath $(DATA_DIR))
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := true
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 3
+
+.PHONY: help install tune tasks ui test test-slow lint format lock clean
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "  variables: TASK=$(TASK) TRIALS= ENGINE= SEED= STORE=$(STORE) DATA_DIR=$(DATA_DIR)"
+
+install: $(VENV)/.installed ## Create .venv with the pinned stack (CUDA TensorFlow if nvidia-smi exists)
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c requirements.lock -e ".[$(TF_EXTRA),dev]"
+	touch $@
+
+tune: install ## Tune TASK (default: one offline task of each kind); TRIALS= ENGINE= SEED= override
+	$(PY) -m sweepflow tune $(TASK) --store $(STORE) --verbose $(VERBOSE) \
+	  $(if $(TRIALS),--trials $(TRIALS)) $(if $(ENGINE),--engine $(ENGINE)) $(if $(SEED),--seed $(SEED))
+
+tasks: install ## List the built-in tasks
+	@$(PY) -m sweepflow tasks
+
+ui: install ## MLflow UI on http://127.0.0.1:$(PORT) over the store
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(PY) -m mlflow ui --host 127.0.0.1 --port $(PORT) \
+	  --backend-store-uri sqlite:///$(abspath $(STORE))/mlflow.db \
+	  --default-artifact-root $(abspath $(STORE))/artifacts
+
+test: install ## Run the test suite (real MLflow/Optuna/Prefect in temp folders; no slow tests)
+	$(PY) -m pytest -m "not slow" -q
+
+test-slow: install ## Run the slow tests too (real data from DATA_DIR)
+	$(PY) -m pytest -q
+
+lint: install ## ruff lint + format check
+	$(VENV)/bin/ruff check src flows tests bench
+	$(VENV)/bin/ruff format --check src flows tests bench
+
+format: install ## ruff format + autofix
+	$(VENV)/bin/ruff format src flows tests bench
+	$(VENV)/bin/ruff check --fix src flows tests bench
+
+lock: install ## Regenerate requirements.lock from the current environment
+	$(PY) -m pip freeze --exclude-editable | grep -v '^sweepflow' > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+
+clean: ## Remove the store's contents (MLflow runs, Optuna studies, models)
+	find $(STORE) -mindepth 1 ! -name .gitkeep -delete

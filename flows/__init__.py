@@ -1,0 +1,1 @@
+"""Prefect flows: thin wiring of sweepflow's stage functions into tasks."""

@@ -1,0 +1,42 @@
+"""Prefect flow `tune`: prepare data → search → evaluate → register."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from sweepflow import pipeline
+from sweepflow.config import load_task
+from sweepflow.settings import DEFAULT_SPACES_DIR, DEFAULT_STORE, Store, resolve_data_dir
+
+prepare_data = task(pipeline.stage_prepare, name="prepare data", cache_policy=NO_CACHE)
+search = task(pipeline.stage_search, name="search", cache_policy=NO_CACHE)
+evaluate = task(pipeline.stage_evaluate, name="evaluate", cache_policy=NO_CACHE)
+register = task(pipeline.stage_register, name="register", cache_policy=NO_CACHE)
+
+
+@flow(name="tune", log_prints=True)
+def tune(
+    task_name: str,
+    trials: int | None = None,
+    engine: str | None = None,
+    seed: int | None = None,
+    store: str = str(DEFAULT_STORE),
+    data_dir: str | None = None,
+    spaces_dir: str = str(DEFAULT_SPACES_DIR),
+    verbose: int = 0,
+) -> pipeline.TuneReport:
+    """Tune one task end to end and register its best model."""
+    start = time.perf_counter()
+    cfg = load_task(task_name, Path(spaces_dir)).with_overrides(
+        trials=trials, engine=engine, seed=seed
+    )
+    where = Store(Path(store))
+    data = prepare_data(cfg, resolve_data_dir(data_dir))
+    found = search(cfg, data, where, verbose)
+    evaluation = evaluate(cfg, data, found, where, verbose)
+    decision = register(cfg, data, found, evaluation, where)
+    return pipeline.report(cfg, found, evaluation, decision, time.perf_counter() - start)

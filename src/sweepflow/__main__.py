@@ -1,0 +1,5 @@
+"""`python -m sweepflow` entry point."""
+
+from sweepflow.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,119 @@
+"""Command line: `sweepflow tune|tasks|validate` (the Makefile wraps it)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from sweepflow.config import DEFAULT_TASKS, TaskConfig, known_tasks, load_task
+from sweepflow.errors import SweepflowError
+from sweepflow.settings import (
+    DEFAULT_SPACES_DIR,
+    DEFAULT_STORE,
+    Store,
+    configure_environment,
+    redact,
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sweepflow", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    tune = sub.add_parser("tune", help="tune, track and register one or more tasks")
+    tune.add_argument(
+        "tasks",
+        nargs="*",
+        default=["default"],
+        help="task names or YAML paths ('default': one task of each kind, offline)",
+    )
+    tune.add_argument("--trials", type=int, help="override the YAML's trial budget")
+    tune.add_argument("--engine", help="override the YAML's engine")
+    tune.add_argument("--seed", type=int, help="override the YAML's search seed")
+    tune.add_argument("--store", default=str(DEFAULT_STORE), help="MLflow + Optuna store folder")
+    tune.add_argument(
+        "--data-dir", help="local data folder (default $SWEEPFLOW_DATA_DIR or ./data)"
+    )
+    tune.add_argument("--spaces", default=str(DEFAULT_SPACES_DIR), help="task YAML folder")
+    tune.add_argument("--verbose", type=int, default=0, help="Keras epoch output (0, 1 or 2)")
+    tasks = sub.add_parser("tasks", help="list the known tasks")
+    tasks.add_argument("--spaces", default=str(DEFAULT_SPACES_DIR))
+    check = sub.add_parser("validate", help="validate task YAML files without running them")
+    check.add_argument("tasks", nargs="+")
+    check.add_argument("--spaces", default=str(DEFAULT_SPACES_DIR))
+    return parser
+
+
+def expand(names: list[str]) -> list[str]:
+    """`default` stands for the offline tasks of each kind."""
+    out: list[str] = []
+    for name in names:
+        out.extend(DEFAULT_TASKS if name == "default" else [name])
+    return out
+
+
+def load_all(names: list[str], spaces: Path, **overrides: object) -> list[TaskConfig]:
+    """Load and validate every task before anything runs."""
+    return [load_task(n, spaces).with_overrides(**overrides) for n in expand(names)]
+
+
+def _tune(args: argparse.Namespace) -> int:
+    if args.trials is not None and args.trials < 1:
+        raise SweepflowError(f"--trials must be ≥ 1, got {args.trials}")
+    configs = load_all(
+        args.tasks, Path(args.spaces), trials=args.trials, engine=args.engine, seed=args.seed
+    )
+    store = Store(Path(args.store))
+    store.ensure()
+    configure_environment(store)
+    logging.getLogger("sweepflow").setLevel(logging.INFO)
+    from flows.tune import tune  # imports Prefect, TensorFlow: only once the input is valid
+
+    reports = []
+    for cfg in configs:
+        report = tune(
+            cfg.source_file,
+            trials=args.trials,
+            engine=args.engine,
+            seed=args.seed,
+            store=args.store,
+            data_dir=args.data_dir,
+            spaces_dir=args.spaces,
+            verbose=args.verbose,
+        )
+        reports.append(report)
+    print("\nsweepflow summary")
+    for report in reports:
+        print("  " + report.line())
+    print(
+        f"Browse them: make ui  (MLflow on http://127.0.0.1:5000, store {redact(store.mlflow_uri)})"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; user errors print one line and exit 2."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "tune":
+            return _tune(args)
+        if args.command == "tasks":
+            print("\n".join(known_tasks(Path(args.spaces))))
+            return 0
+        for cfg in load_all(args.tasks, Path(args.spaces)):
+            print(f"ok: {cfg.source_file} ({cfg.kind}, {cfg.search.trials} trials)")
+        return 0
+    except SweepflowError as exc:
+        print(f"sweepflow: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "sweepflow: interrupted; run the same command again to resume the study",
+            file=sys.stderr,
+        )
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,225 @@
+"""Task YAML files: dataset, kind, search space and budget, validated on load."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sweepflow.errors import ConfigError, UnknownTaskError
+from sweepflow.space import SearchSpace, parse_space
+
+KINDS = ("regression", "binary", "multiclass")
+SOURCES = ("csv", "sklearn", "keras")
+ENGINES = ("optuna",)
+SAMPLERS = ("tpe",)
+PRUNERS = ("hyperband", "successive_halving", "none")
+# The tasks `make tune` runs with no TASK: one of each kind, on data bundled with scikit-learn.
+DEFAULT_TASKS = ("diabetes", "breast_cancer", "digits")
+# The headline validation metric of each kind, and which way is better.
+DEFAULT_OBJECTIVE = {
+    "regression": ("val_mae", "minimize"),
+    "binary": ("val_accuracy", "maximize"),
+    "multiclass": ("val_accuracy", "maximize"),
+}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where a task's data comes from and how it is split and prepared."""
+
+    source: str
+    name: str | None = None  # dataset name for sklearn / keras sources
+    path: str | None = None  # CSV path (absolute, or relative to the data folder)
+    url: str | None = None  # where to download the CSV from when it is not local
+    target: str | None = None
+    categorical: tuple[str, ...] | None = None  # None: detect non-numeric columns
+    scaling: str = "minmax"  # minmax | standard | none
+    num_words: int = 10_000
+    test_fraction: float = 0.2  # used when the dataset has no official test split
+    val_fraction: float = 0.2
+    split_seed: int = 42
+    max_rows: int | None = None  # subsample (tests and quick looks)
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """How to search: engine, sampler, pruner, budget and seed."""
+
+    engine: str = "optuna"
+    sampler: str = "tpe"
+    pruner: str = "hyperband"
+    trials: int = 10
+    seed: int = 0
+    timeout: float | None = None  # seconds
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """One task: what data, what kind of model, what to search and how."""
+
+    name: str
+    kind: str
+    data: DataConfig
+    space: SearchSpace
+    search: SearchConfig = field(default_factory=SearchConfig)
+    objective: str = "val_loss"
+    direction: str = "minimize"
+    patience: int = 5
+    source_file: str = "<memory>"
+
+    def with_overrides(self, **overrides: Any) -> TaskConfig:
+        """Return a copy with `trials`, `engine`, `seed`, … replaced where not None."""
+        search = {k: v for k, v in overrides.items() if v is not None}
+        for key in search:
+            if key not in SearchConfig.__dataclass_fields__:
+                raise ConfigError(self.source_file, f"search.{key}", "unknown override")
+        return _validated_search(
+            self.source_file, replace(self, search=replace(self.search, **search))
+        )
+
+
+def _take(source: str, raw: Mapping, section: str, allowed: set[str]) -> dict:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(source, section, "must be a mapping")
+    unknown = set(raw) - allowed
+    if unknown:
+        raise ConfigError(
+            source, f"{section}.{sorted(unknown)[0]}", f"unknown key; allowed: {sorted(allowed)}"
+        )
+    return dict(raw)
+
+
+def _typed(source: str, field_name: str, value: Any, want: type | tuple) -> Any:
+    if isinstance(value, bool) and want is not bool:
+        raise ConfigError(source, field_name, f"must be {want}, got {value!r}")
+    if not isinstance(value, want):
+        names = want.__name__ if isinstance(want, type) else "/".join(t.__name__ for t in want)
+        raise ConfigError(source, field_name, f"must be {names}, got {value!r}")
+    return value
+
+
+def _parse_data(source: str, raw: Any, kind: str) -> DataConfig:
+    d = _take(source, raw, "data", set(DataConfig.__dataclass_fields__))
+    src = d.get("source")
+    if src not in SOURCES:
+        raise ConfigError(source, "data.source", f"must be one of {SOURCES}, got {src!r}")
+    if src == "csv":
+        for key in ("path", "target"):
+            if not d.get(key):
+                raise ConfigError(source, f"data.{key}", "required for a csv source")
+    elif not d.get("name"):
+        raise ConfigError(source, "data.name", f"required for a {src} source")
+    if d.get("scaling", "minmax") not in ("minmax", "standard", "none"):
+        raise ConfigError(source, "data.scaling", "must be minmax, standard or none")
+    for key in ("test_fraction", "val_fraction"):
+        value = _typed(source, f"data.{key}", d.get(key, 0.2), (int, float))
+        if not 0 < value < 1:
+            raise ConfigError(source, f"data.{key}", f"must be between 0 and 1, got {value}")
+    for key in ("num_words", "split_seed", "max_rows"):
+        if d.get(key) is not None:
+            _typed(source, f"data.{key}", d[key], int)
+    if d.get("categorical") is not None:
+        cats = d["categorical"]
+        if not isinstance(cats, list) or not all(isinstance(c, str) for c in cats):
+            raise ConfigError(source, "data.categorical", "must be a list of column names")
+        d["categorical"] = tuple(cats)
+    return DataConfig(**d)
+
+
+def _validated_search(source: str, cfg: TaskConfig) -> TaskConfig:
+    s = cfg.search
+    checks = [
+        ("engine", s.engine in ENGINES, f"must be one of {ENGINES}"),
+        ("sampler", s.sampler in SAMPLERS, f"must be one of {SAMPLERS}"),
+        ("pruner", s.pruner in PRUNERS, f"must be one of {PRUNERS}"),
+    ]
+    for key, ok, why in checks:
+        if not ok:
+            raise ConfigError(source, f"search.{key}", f"{why}, got {getattr(s, key)!r}")
+    if not isinstance(s.trials, int) or isinstance(s.trials, bool) or s.trials < 1:
+        raise ConfigError(source, "search.trials", f"must be an integer ≥ 1, got {s.trials!r}")
+    if not isinstance(s.seed, int) or isinstance(s.seed, bool):
+        raise ConfigError(source, "search.seed", f"must be an integer, got {s.seed!r}")
+    return cfg
+
+
+def parse_task(raw: Any, source: str = "<memory>", default_name: str = "task") -> TaskConfig:
+    """Validate a task mapping (the parsed YAML) into a TaskConfig."""
+    top = {"task", "kind", "data", "space", "search", "objective", "training"}
+    raw = _take(source, raw if raw is not None else {}, "<top level>", top)
+    name = raw.get("task", default_name)
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(
+            source, "task", f"must be a simple name (letters, digits, _.-), got {name!r}"
+        )
+    kind = raw.get("kind")
+    if kind not in KINDS:
+        raise ConfigError(source, "kind", f"must be one of {KINDS}, got {kind!r}")
+    if "data" not in raw:
+        raise ConfigError(source, "data", "missing")
+    if "space" not in raw:
+        raise ConfigError(source, "space", "missing")
+    data = _parse_data(source, raw["data"], kind)
+    space = parse_space(source, raw["space"])
+    search_raw = _take(
+        source, raw.get("search", {}), "search", set(SearchConfig.__dataclass_fields__)
+    )
+    metric, direction = DEFAULT_OBJECTIVE[kind]
+    obj = _take(source, raw.get("objective", {}), "objective", {"metric", "direction"})
+    metric = obj.get("metric", metric)
+    direction = obj.get("direction", direction)
+    if not isinstance(metric, str) or not metric.startswith("val_"):
+        raise ConfigError(
+            source, "objective.metric", f"must be a validation metric (val_…), got {metric!r}"
+        )
+    if direction not in ("minimize", "maximize"):
+        raise ConfigError(source, "objective.direction", "must be minimize or maximize")
+    training = _take(source, raw.get("training", {}), "training", {"patience"})
+    patience = _typed(source, "training.patience", training.get("patience", 5), int)
+    if patience < 1:
+        raise ConfigError(source, "training.patience", f"must be ≥ 1, got {patience}")
+    cfg = TaskConfig(
+        name=name,
+        kind=kind,
+        data=data,
+        space=space,
+        search=SearchConfig(**search_raw),
+        objective=metric,
+        direction=direction,
+        patience=patience,
+        source_file=source,
+    )
+    return _validated_search(source, cfg)
+
+
+def known_tasks(spaces_dir: Path) -> list[str]:
+    """Names of the task YAML files in the search-space folder."""
+    return sorted(p.stem for p in Path(spaces_dir).glob("*.yaml"))
+
+
+def load_task(task: str, spaces_dir: Path) -> TaskConfig:
+    """Load a task by name (a YAML in `spaces_dir`) or by path to a YAML file."""
+    path = Path(task)
+    if path.suffix not in (".yaml", ".yml"):
+        path = Path(spaces_dir) / f"{task}.yaml"
+    if not path.is_file():
+        names = known_tasks(spaces_dir)
+        raise UnknownTaskError(
+            f"unknown task '{task}': no file {path}. Known tasks: "
+            f"{', '.join(names) or '(none)'} — or pass the path of a task YAML file"
+        )
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "?"
+        raise ConfigError(str(path), f"<yaml {where}>", f"not valid YAML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(str(path), "<file>", f"cannot read: {exc.strerror}") from None
+    return parse_task(raw, source=str(path), default_name=path.stem)

@@ -1,0 +1,184 @@
+"""Preprocessors fitted on the training split only, saved as JSON to travel with the model."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sweepflow.errors import DataError
+
+_TOKEN = re.compile(r"[a-z0-9']+")
+_HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+
+
+@dataclass
+class TabularPreprocessor:
+    """One-hot categoricals and min-max / standard scaling of numeric columns."""
+
+    numeric: list[str]
+    categorical: dict[str, list[str]]
+    scaling: str = "minmax"
+    offset: list[float] = field(default_factory=list)  # min or mean
+    scale: list[float] = field(default_factory=list)  # range or std (never 0)
+    type: str = "tabular"
+
+    @classmethod
+    def fit(
+        cls, frame: pd.DataFrame, categorical: Sequence[str], scaling: str
+    ) -> TabularPreprocessor:
+        """Learn categories and scaling statistics from the training frame."""
+        numeric = [c for c in frame.columns if c not in categorical]
+        cats = {c: sorted(frame[c].astype(str).unique().tolist()) for c in categorical}
+        values = numeric_matrix(frame, numeric)
+        if scaling == "minmax":
+            offset, span = values.min(axis=0), values.max(axis=0) - values.min(axis=0)
+        elif scaling == "standard":
+            offset, span = values.mean(axis=0), values.std(axis=0)
+        else:
+            offset, span = np.zeros(len(numeric)), np.ones(len(numeric))
+        span = np.where(span > 0, span, 1.0)
+        return cls(numeric, cats, scaling, offset.tolist(), span.tolist())
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Names of the model-input columns, in order."""
+        onehot = [f"{c}={v}" for c, vals in self.categorical.items() for v in vals]
+        return list(self.numeric) + onehot
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        """Turn a raw frame into the float32 matrix the network takes."""
+        needed = list(self.numeric) + list(self.categorical)
+        missing = [c for c in needed if c not in frame.columns]
+        if missing:
+            raise DataError(f"input is missing column(s) {missing}; expected {needed}")
+        values = (numeric_matrix(frame, self.numeric) - np.asarray(self.offset)) / np.asarray(
+            self.scale
+        )
+        blocks = [values.astype(np.float32)]
+        for col, vals in self.categorical.items():
+            codes = pd.Categorical(frame[col].astype(str), categories=vals).codes
+            onehot = np.zeros((len(frame), len(vals)), dtype=np.float32)
+            known = codes >= 0
+            onehot[np.nonzero(known)[0], codes[known]] = 1.0
+            blocks.append(onehot)
+        return np.concatenate(blocks, axis=1)
+
+
+def numeric_matrix(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    """The columns as float64, or a DataError naming the first bad column, row and value."""
+    out = np.empty((len(frame), len(columns)), dtype=np.float64)
+    for j, col in enumerate(columns):
+        converted = pd.to_numeric(frame[col], errors="coerce")
+        bad = converted.isna() & frame[col].notna()
+        if bad.any():
+            row = bad.idxmax()
+            raise DataError(
+                f"column '{col}' has non-numeric value {frame[col][row]!r} (row {row}); "
+                "fix the data or list the column under data.categorical"
+            )
+        if converted.isna().any():
+            row = converted.isna().idxmax()
+            raise DataError(
+                f"column '{col}' has a missing value (NaN) in row {row}; "
+                "fill or drop missing values before tuning"
+            )
+        out[:, j] = converted.to_numpy(dtype=np.float64)
+    if not np.isfinite(out).all():
+        raise DataError(f"columns {list(columns)} contain infinite values")
+    return out
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case word tokens, HTML line breaks removed (as in the raw IMDB reviews)."""
+    return _TOKEN.findall(_HTML_BREAK.sub(" ", text.lower()))
+
+
+@dataclass
+class TextPreprocessor:
+    """A multi-hot bag of words over a vocabulary learned from the training texts."""
+
+    vocabulary: list[str]
+    type: str = "text"
+
+    @classmethod
+    def fit(cls, texts: Iterable[str], num_words: int) -> TextPreprocessor:
+        """Keep the `num_words` most frequent tokens of the training texts."""
+        counts: Counter[str] = Counter()
+        for text in texts:
+            counts.update(tokenize(text))
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:num_words]
+        return cls([word for word, _ in ranked])
+
+    def transform(self, texts: Iterable[str]) -> np.ndarray:
+        """Multi-hot encode texts as a compact uint8 matrix (cast to float per batch)."""
+        index = {word: i for i, word in enumerate(self.vocabulary)}
+        rows = [sorted({index[t] for t in tokenize(str(text)) if t in index}) for text in texts]
+        return multi_hot(rows, len(self.vocabulary))
+
+
+@dataclass
+class SequencePreprocessor:
+    """Multi-hot encoding of word-index sequences (the `keras.datasets` imdb/reuters format)."""
+
+    num_words: int
+    type: str = "sequence"
+
+    def transform(self, sequences: Iterable[Iterable[int]]) -> np.ndarray:
+        """Multi-hot encode index sequences; indices ≥ num_words are dropped."""
+        rows = [[int(i) for i in seq if 0 <= int(i) < self.num_words] for seq in sequences]
+        return multi_hot(rows, self.num_words)
+
+
+@dataclass
+class ImagePreprocessor:
+    """Scale pixel values to [0, 1] and flatten each image."""
+
+    shape: list[int]
+    max_value: float = 255.0
+    type: str = "image"
+
+    def transform(self, images: Any) -> np.ndarray:
+        """Flatten images of `shape` (or already-flat rows) into float32 in [0, 1]."""
+        arr = np.asarray(images)
+        size = int(np.prod(self.shape))
+        if arr.ndim < 1 or arr.size % size or (arr.ndim > 1 and arr[0].size != size):
+            raise DataError(f"expected images of shape {self.shape}, got array {arr.shape}")
+        return (arr.reshape(-1, size).astype(np.float32)) / np.float32(self.max_value)
+
+
+Preprocessor = TabularPreprocessor | TextPreprocessor | SequencePreprocessor | ImagePreprocessor
+_TYPES = {
+    "tabular": TabularPreprocessor,
+    "text": TextPreprocessor,
+    "sequence": SequencePreprocessor,
+    "image": ImagePreprocessor,
+}
+
+
+def multi_hot(rows: Sequence[Sequence[int]], width: int) -> np.ndarray:
+    """Rows of indices → a (n, width) uint8 0/1 matrix."""
+    out = np.zeros((len(rows), width), dtype=np.uint8)
+    lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+    if lengths.sum():
+        flat = np.fromiter((i for r in rows for i in r), dtype=np.int64, count=int(lengths.sum()))
+        out[np.repeat(np.arange(len(rows)), lengths), flat] = 1
+    return out
+
+
+def to_dict(pre: Preprocessor) -> dict[str, Any]:
+    """A JSON-ready description of a fitted preprocessor (no pickles)."""
+    return asdict(pre)
+
+
+def from_dict(data: dict[str, Any]) -> Preprocessor:
+    """Rebuild a preprocessor saved with `to_dict`."""
+    kind = data.get("type")
+    if kind not in _TYPES:
+        raise DataError(f"unknown preprocessor type {kind!r}")
+    return _TYPES[kind](**data)

@@ -1,0 +1,182 @@
+"""Model registry: log the final model with its preprocessing, register it, move `champion`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import warnings
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+
+from sweepflow.data import Prepared
+from sweepflow.evaluate import Evaluation
+from sweepflow.preprocess import to_dict
+from sweepflow.serving import decode, features
+from sweepflow.tracking import Tracker
+
+log = logging.getLogger("sweepflow.registry")
+CHAMPION, PREVIOUS = "champion", "previous"
+_SERVING_CODE = Path(__file__).with_name("serving_model.py")
+_REQUIREMENTS = ("mlflow", "keras", "numpy", "pandas", "tensorflow-cpu", "tensorflow")
+
+
+@dataclass
+class Decision:
+    """Whether a new model version became champion, and on what comparison."""
+
+    model: str
+    version: str
+    metric: str
+    value: float
+    higher_is_better: bool
+    previous_version: str | None
+    previous_value: float | None
+    promoted: bool
+    reason: str
+
+
+def pip_requirements() -> list[str]:
+    """Explicit requirements (inferring them costs ~9 s per model)."""
+    out = []
+    for name in _REQUIREMENTS:
+        try:
+            out.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def log_final_model(
+    tracker: Tracker, run_id: str, data: Prepared, evaluation: Evaluation, work: Path
+) -> str:
+    """Log the network (.keras) + preprocessing (JSON) as one pyfunc model; return its URI."""
+    network = work / "network.keras"
+    evaluation.model.save(network)
+    meta = work / "metadata.json"
+    meta.write_text(
+        json.dumps(
+            {
+                "kind": data.kind,
+                "class_names": data.class_names,
+                "preprocessor": to_dict(data.preprocessor),
+            }
+        )
+    )
+    example = _head(data.raw_test, 5)
+    scores = evaluation.model.predict(features(data.preprocessor, example), verbose=0)
+    with warnings.catch_warnings():  # the integer-columns hint does not apply: NaN is refused
+        warnings.simplefilter("ignore", UserWarning)
+        signature = infer_signature(example, decode(data.kind, data.class_names, scores))
+    mlflow.set_tracking_uri(tracker.uri)
+    mlflow.set_registry_uri(tracker.uri)
+    with mlflow.start_run(run_id=run_id):
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(_SERVING_CODE),
+            artifacts={"network": str(network), "metadata": str(meta)},
+            signature=signature,
+            input_example=example,
+            pip_requirements=pip_requirements(),
+        )
+    return info.model_uri
+
+
+def _head(raw: Any, n: int) -> Any:
+    return raw.head(n) if hasattr(raw, "head") else raw[:n]
+
+
+def champion(client: MlflowClient, name: str) -> Any | None:
+    """The model version the `champion` alias points at, or None."""
+    try:
+        return client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None
+
+
+def promote_if_better(
+    client: MlflowClient,
+    name: str,
+    version: str,
+    metric: str,
+    value: float,
+    higher_is_better: bool,
+) -> Decision:
+    """Point `champion` at `version` only if it beats the current champion (or there is none)."""
+    current = champion(client, name)
+    prev_version = prev_value = None
+    if current is not None and current.version != str(version):
+        prev_version = current.version
+        raw = current.tags.get(metric)
+        prev_value = float(raw) if raw is not None else None
+    if current is None:
+        promoted, reason = True, "no champion yet"
+    elif prev_value is None:
+        promoted, reason = True, f"champion v{prev_version} has no {metric} to compare"
+    else:
+        better = value > prev_value if higher_is_better else value < prev_value
+        sign = ">" if higher_is_better else "<"
+        promoted = better
+        reason = (
+            f"{metric} {value:.4f} {sign} champion v{prev_version}'s {prev_value:.4f}"
+            if better
+            else f"{metric} {value:.4f} does not beat champion v{prev_version}'s {prev_value:.4f}"
+        )
+    if promoted:
+        if prev_version is not None:
+            client.set_registered_model_alias(name, PREVIOUS, prev_version)
+        client.set_registered_model_alias(name, CHAMPION, str(version))
+    decision = Decision(
+        name,
+        str(version),
+        metric,
+        value,
+        higher_is_better,
+        prev_version,
+        prev_value,
+        promoted,
+        reason,
+    )
+    client.set_model_version_tag(name, str(version), "champion_decision", reason)
+    client.set_model_version_tag(name, str(version), "promoted", str(promoted).lower())
+    return decision
+
+
+def register(
+    tracker: Tracker, run_id: str, name: str, data: Prepared, evaluation: Evaluation
+) -> Decision:
+    """Log and register the final model, tag it with its test metrics, apply the champion rule."""
+    with tempfile.TemporaryDirectory() as tmp:
+        uri = log_final_model(tracker, run_id, data, evaluation, Path(tmp))
+    client = tracker.client
+    version = mlflow.register_model(uri, name, tags={"run_id": run_id}).version
+    for key, value in evaluation.metrics.items():
+        client.set_model_version_tag(name, str(version), key, repr(float(value)))
+    client.set_model_version_tag(name, str(version), "headline_metric", evaluation.headline)
+    decision = promote_if_better(
+        client,
+        name,
+        str(version),
+        evaluation.headline,
+        evaluation.value,
+        evaluation.higher_is_better,
+    )
+    tracker.log(run_id, tags={f"champion.{k}": v for k, v in asdict(decision).items()})
+    tracker.log(
+        run_id, metrics={"registered_version": float(version), "promoted": float(decision.promoted)}
+    )
+    log.info(
+        "%s: registered version %s; %s → %s",
+        name,
+        version,
+        decision.reason,
+        "now champion" if decision.promoted else "champion unchanged",
+    )
+    return decision

@@ -1,0 +1,73 @@
+"""The registered model: a pyfunc that applies the saved preprocessing, then the Keras network."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+from sweepflow.errors import DataError
+from sweepflow.preprocess import Preprocessor, from_dict
+
+
+def features(pre: Preprocessor, model_input: Any) -> np.ndarray:
+    """Raw inputs (as a user holds them) → the network's input matrix."""
+    kind = pre.type
+    if kind == "image":
+        return pre.transform(np.asarray(model_input))
+    frame = model_input if isinstance(model_input, pd.DataFrame) else None
+    if kind == "tabular":
+        if frame is None:
+            frame = pd.DataFrame(model_input)
+        return pre.transform(frame)
+    column = "text" if kind == "text" else "tokens"
+    if frame is not None:
+        if column not in frame.columns:
+            raise DataError(f"input needs a '{column}' column; got {list(frame.columns)}")
+        values = frame[column].tolist()
+    elif isinstance(model_input, str):
+        values = [model_input]
+    else:
+        values = list(model_input)
+    return pre.transform(values)
+
+
+def decode(kind: str, class_names: list[str], scores: np.ndarray) -> pd.DataFrame:
+    """Network outputs → a frame of predictions (labels use the training class names)."""
+    if kind == "regression":
+        return pd.DataFrame({"prediction": scores.reshape(-1).astype(np.float64)})
+    if kind == "binary":
+        prob = scores.reshape(-1).astype(np.float64)
+        index = (prob >= 0.5).astype(int)
+    else:
+        index = scores.argmax(axis=1)
+        prob = scores.max(axis=1).astype(np.float64)
+    return pd.DataFrame(
+        {"label": np.asarray(class_names)[index], "label_index": index, "probability": prob}
+    )
+
+
+class SweepflowModel(mlflow.pyfunc.PythonModel):
+    """Preprocessing (JSON) + network (.keras), loaded from the model's artifacts."""
+
+    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+        """Load the native .keras network and the JSON preprocessing description."""
+        import keras
+
+        with open(context.artifacts["metadata"]) as f:
+            meta = json.load(f)
+        self.kind: str = meta["kind"]
+        self.class_names: list[str] = meta["class_names"]
+        self.pre = from_dict(meta["preprocessor"])
+        self.network = keras.saving.load_model(
+            context.artifacts["network"], compile=False, safe_mode=True
+        )
+
+    def predict(self, context, model_input, params=None):  # noqa: ANN001 (MLflow reads hints)
+        """Predict on raw inputs (a DataFrame of raw columns, texts, token lists or images)."""
+        x = features(self.pre, model_input)
+        scores = np.asarray(self.network.predict(x, batch_size=1024, verbose=0))
+        return decode(self.kind, self.class_names, scores)

@@ -1,0 +1,229 @@
+"""Raw dataset readers: a local data folder first, then the libraries' own downloads."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from sweepflow.config import DataConfig
+from sweepflow.errors import DataError
+from sweepflow.settings import offline
+
+log = logging.getLogger("sweepflow.data")
+T = TypeVar("T")
+
+BOSTON_COLUMNS = [
+    "CRIM",
+    "ZN",
+    "INDUS",
+    "CHAS",
+    "NOX",
+    "RM",
+    "AGE",
+    "DIS",
+    "RAD",
+    "TAX",
+    "PTRATIO",
+    "B",
+    "LSTAT",
+]
+SKLEARN_DATASETS = ("diabetes", "breast_cancer", "digits", "wine", "iris")
+_KERAS_SEED = 113  # the shuffle seed keras.datasets uses, so local files give the same splits
+
+
+def keras_candidates(data_dir: Path, relative: str) -> list[Path]:
+    """Where a Keras dataset file is looked for, in order."""
+    keras_home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    return [
+        data_dir / "keras" / "datasets" / relative,
+        data_dir / "datasets" / relative,
+        data_dir / relative,
+        keras_home / "datasets" / relative,
+    ]
+
+
+def _first(paths: list[Path]) -> Path | None:
+    return next((p for p in paths if p.is_file()), None)
+
+
+def _download(what: str, looked: list[Path], fetch: Callable[[], T]) -> T:
+    """Run a library download, or explain which file is missing and where it was looked for."""
+    where = ", ".join(str(p) for p in looked)
+    hint = f"put {looked[0].name} in one of: {where} (or set SWEEPFLOW_DATA_DIR)"
+    if offline():
+        raise DataError(
+            f"{what}: not found locally and downloads are off (SWEEPFLOW_OFFLINE); {hint}"
+        )
+    log.info("%s: not found locally, downloading", what)
+    try:
+        return fetch()
+    except Exception as exc:  # network errors surface as many exception types
+        raise DataError(
+            f"{what}: not found locally and the download failed ({exc}); {hint}"
+        ) from None
+
+
+def read_csv(
+    d: DataConfig, data_dir: Path, base_dir: Path | None = None
+) -> tuple[pd.DataFrame, str]:
+    """Read a task CSV: absolute path, else under the data folder or the YAML folder, else URL."""
+    raw = Path(d.path or "")
+    looked = (
+        [raw] if raw.is_absolute() else [data_dir / raw] + ([base_dir / raw] if base_dir else [])
+    )
+    path = _first(looked)
+    if path is None:
+        if not d.url:
+            raise DataError(
+                f"CSV file not found: looked for {', '.join(map(str, looked))}; "
+                "fix data.path or set SWEEPFLOW_DATA_DIR"
+            )
+        frame = _download(f"CSV {raw.name}", looked, lambda: pd.read_csv(d.url))
+        return _drop_index(frame), d.url
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the CSV file is empty") from None
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise DataError(f"{path}: cannot read CSV ({exc})") from None
+    return _drop_index(frame), str(path)
+
+
+def _drop_index(frame: pd.DataFrame) -> pd.DataFrame:
+    """Drop an unnamed row-number column (R's write.csv adds one)."""
+    first = frame.columns[0] if len(frame.columns) else None
+    if isinstance(first, str) and first.startswith("Unnamed: 0"):
+        frame = frame.drop(columns=first)
+    return frame
+
+
+def sklearn_frame(name: str) -> tuple[pd.DataFrame, str]:
+    """A dataset bundled inside scikit-learn (no network) as one frame with a `target` column."""
+    if name not in SKLEARN_DATASETS:
+        raise DataError(f"unknown sklearn dataset '{name}'; use one of {SKLEARN_DATASETS}")
+    from sklearn import datasets
+
+    bunch = getattr(datasets, f"load_{name}")(as_frame=True)
+    frame = bunch.frame.copy()
+    return frame, "target"
+
+
+def boston_housing(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """Boston housing as train/test frames (Keras' split: seed 113, 20 % test)."""
+    looked = keras_candidates(data_dir, "boston_housing.npz")
+    path = _first(looked)
+    if path is None:
+        from keras.datasets import boston_housing as bh
+
+        (x_tr, y_tr), (x_te, y_te) = _download("boston_housing", looked, bh.load_data)
+        where = "keras.datasets.boston_housing (downloaded)"
+    else:
+        with np.load(path) as f:
+            x, y = f["x"], f["y"]
+        order = np.arange(len(x))
+        np.random.RandomState(_KERAS_SEED).shuffle(order)
+        x, y = x[order], y[order]
+        cut = int(len(x) * 0.8)
+        (x_tr, y_tr), (x_te, y_te), where = (x[:cut], y[:cut]), (x[cut:], y[cut:]), str(path)
+
+    def frame(x: np.ndarray, y: np.ndarray) -> pd.DataFrame:
+        out = pd.DataFrame(np.asarray(x, dtype=np.float64), columns=BOSTON_COLUMNS)
+        out["MEDV"] = np.asarray(y, dtype=np.float64)
+        return out
+
+    return frame(x_tr, y_tr), frame(x_te, y_te), where
+
+
+def _read_idx(path: Path, offset: int) -> np.ndarray:
+    with gzip.open(path, "rb") as f:
+        return np.frombuffer(f.read(), np.uint8, offset=offset)
+
+
+def fashion_mnist(data_dir: Path) -> tuple[tuple, tuple, str]:
+    """Fashion-MNIST from the IDX files in the Keras cache layout, else keras' download."""
+    names = [
+        "train-labels-idx1-ubyte.gz",
+        "train-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+    ]
+    found = [_first(keras_candidates(data_dir, f"fashion-mnist/{n}")) for n in names]
+    if any(p is None for p in found):
+        from keras.datasets import fashion_mnist as fm
+
+        missing = names[[p is None for p in found].index(True)]
+        train, test = _download(
+            "fashion_mnist", keras_candidates(data_dir, f"fashion-mnist/{missing}"), fm.load_data
+        )
+        return train, test, "keras.datasets.fashion_mnist (downloaded)"
+    y_tr, x_tr, y_te, x_te = (_read_idx(p, 8 if i % 2 == 0 else 16) for i, p in enumerate(found))
+    x_tr, x_te = x_tr.reshape(len(y_tr), 28, 28), x_te.reshape(len(y_te), 28, 28)
+    return (x_tr, y_tr), (x_te, y_te), str(found[0].parent)
+
+
+def _read_acl_imdb(root: Path) -> tuple[tuple, tuple]:
+    def split(name: str) -> tuple[list[str], np.ndarray]:
+        texts, labels = [], []
+        for label, folder in ((0, "neg"), (1, "pos")):
+            files = sorted((root / name / folder).glob("*.txt"))
+            texts += [f.read_text(encoding="utf-8", errors="replace") for f in files]
+            labels += [label] * len(files)
+        if not texts:
+            raise DataError(f"{root / name}: no reviews in pos/ and neg/")
+        return texts, np.asarray(labels, dtype=np.int64)
+
+    return split("train"), split("test")
+
+
+def _keras_word_npz(path: Path, name: str, num_words: int) -> tuple[tuple, tuple]:
+    """Read an imdb/reuters .npz in the Keras format exactly as keras.datasets does."""
+    with np.load(path, allow_pickle=True) as f:  # lists of word indices are stored as objects
+        if name == "imdb":
+            parts = [(f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])]
+        else:
+            parts = [(f["x"], f["y"])]
+    rng = np.random.RandomState(_KERAS_SEED)
+    shuffled = []
+    for x, y in parts:
+        order = np.arange(len(x))
+        rng.shuffle(order)
+        shuffled.append((x[order], y[order]))
+
+    # keras' defaults: start_char=1, oov_char=2, index_from=3
+    def encode(xs: Any) -> list[list[int]]:
+        return [[1] + [w + 3 if w + 3 < num_words else 2 for w in s] for s in xs]
+
+    if name == "reuters":
+        ((x, y),) = shuffled
+        cut = int(len(x) * 0.8)
+        return (encode(x[:cut]), y[:cut]), (encode(x[cut:]), y[cut:])
+    (x_tr, y_tr), (x_te, y_te) = shuffled
+    return (encode(x_tr), y_tr), (encode(x_te), y_te)
+
+
+def word_data(name: str, data_dir: Path, num_words: int) -> tuple[tuple, tuple, str, bool]:
+    """imdb (raw aclImdb text preferred) or reuters; returns (train, test, origin, is_text)."""
+    if name == "imdb":
+        for root in (data_dir / "aclImdb", data_dir / "imdb" / "aclImdb"):
+            if (root / "train").is_dir() and (root / "test").is_dir():
+                train, test = _read_acl_imdb(root)
+                return train, test, str(root), True
+    looked = keras_candidates(data_dir, f"{name}.npz")
+    path = _first(looked)
+    if path is not None:
+        train, test = _keras_word_npz(path, name, num_words)
+        return train, test, str(path), False
+    import keras
+
+    loader = getattr(keras.datasets, name).load_data
+    if name == "imdb":
+        looked.insert(0, data_dir / "aclImdb")
+    train, test = _download(name, looked, lambda: loader(num_words=num_words))
+    return train, test, f"keras.datasets.{name} (downloaded)", False

@@ -1,0 +1,158 @@
+"""MLflow at the edges: experiments, search/trial runs, batched per-epoch metrics, artifacts."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import keras
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunStatus, RunTag
+from mlflow.exceptions import MlflowException
+
+from sweepflow.plots import learning_curve
+from sweepflow.trial import FAILED, TrialOutcome
+
+_BATCH = 900  # MLflow accepts up to 1000 metrics per log_batch call
+_FLUSH_SECONDS = 10.0
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested mappings → dotted keys with string values (MLflow params and tags)."""
+    out: dict[str, str] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = str(value)[:6000]
+    return out
+
+
+class EpochLogger(keras.callbacks.Callback):
+    """Buffers per-epoch metrics (step = epoch, 1-based) and logs them in batches."""
+
+    def __init__(self, client: MlflowClient, run_id: str) -> None:
+        super().__init__()
+        self.client, self.run_id = client, run_id
+        self.buffer: list[Metric] = []
+        self.last_flush = time.monotonic()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Queue every metric Keras reports for this epoch."""
+        stamp = _now_ms()
+        for key, value in (logs or {}).items():
+            if isinstance(value, int | float) or hasattr(value, "__float__"):
+                self.buffer.append(Metric(key, float(value), stamp, epoch + 1))
+        if len(self.buffer) >= _BATCH or time.monotonic() - self.last_flush > _FLUSH_SECONDS:
+            self.flush()
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        """Send what is left."""
+        self.flush()
+
+    def flush(self) -> None:
+        """Log the buffered metrics in as few calls as MLflow allows."""
+        while self.buffer:
+            chunk, self.buffer = self.buffer[:_BATCH], self.buffer[_BATCH:]
+            self.client.log_batch(self.run_id, metrics=chunk, synchronous=True)
+        self.last_flush = time.monotonic()
+
+
+class Tracker:
+    """Everything sweepflow records in MLflow goes through here."""
+
+    def __init__(self, tracking_uri: str, artifact_root: Path) -> None:
+        self.uri = tracking_uri
+        self.artifact_root = Path(artifact_root)
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    def experiment(self, task: str) -> str:
+        """The experiment of a task (created on first use, artifacts under the store)."""
+        found = self.client.get_experiment_by_name(task)
+        if found is not None:
+            if found.lifecycle_stage == "deleted":
+                self.client.restore_experiment(found.experiment_id)
+            return found.experiment_id
+        location = (self.artifact_root / task).resolve().as_uri()
+        try:
+            return self.client.create_experiment(task, artifact_location=location)
+        except MlflowException:  # created meanwhile by another worker
+            return self.client.get_experiment_by_name(task).experiment_id
+
+    def start_run(
+        self,
+        experiment_id: str,
+        name: str,
+        parent_id: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Open a run (nested under `parent_id` when given)."""
+        all_tags = flatten(tags or {})
+        if parent_id:
+            all_tags["mlflow.parentRunId"] = parent_id
+        return self.client.create_run(experiment_id, run_name=name, tags=all_tags).info.run_id
+
+    def log(
+        self,
+        run_id: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, float] | None = None,
+        tags: Mapping[str, Any] | None = None,
+        step: int = 0,
+    ) -> None:
+        """Log params, metrics and tags in one batched call (chunked to MLflow's limits)."""
+        stamp = _now_ms()
+        p = [Param(k, v) for k, v in flatten(params or {}).items()]
+        m = [Metric(k, float(v), stamp, step) for k, v in (metrics or {}).items() if v is not None]
+        t = [RunTag(k, v) for k, v in flatten(tags or {}).items()]
+        while p or m or t:
+            self.client.log_batch(
+                run_id, metrics=m[:_BATCH], params=p[:100], tags=t[:100], synchronous=True
+            )
+            p, m, t = p[100:], m[_BATCH:], t[100:]
+
+    def log_files(self, run_id: str, paths: Iterable[Path], folder: str | None = None) -> None:
+        """Upload files as artifacts of a run."""
+        for path in paths:
+            self.client.log_artifact(run_id, str(path), folder)
+
+    def end(self, run_id: str, ok: bool = True) -> None:
+        """Close a run as FINISHED (or FAILED)."""
+        status = RunStatus.to_string(RunStatus.FINISHED if ok else RunStatus.FAILED)
+        self.client.set_terminated(run_id, status)
+
+    def epoch_logger(self, run_id: str) -> EpochLogger:
+        """A fresh Keras callback logging this run's per-epoch curves."""
+        return EpochLogger(self.client, run_id)
+
+    def finish_trial(self, run_id: str, outcome: TrialOutcome, objective: str) -> None:
+        """Final metrics, state tag and learning-curve PNG of a trial run; then close it."""
+        metrics: dict[str, float] = {"trial_seconds": outcome.seconds}
+        if outcome.fit is not None:
+            metrics["epochs_run"] = outcome.fit.epochs_run
+            metrics["best_epoch"] = outcome.fit.best_epoch
+            metrics.update({f"best_{k}": v for k, v in outcome.val_metrics.items()})
+        if outcome.value is not None:
+            metrics[f"final_{objective}"] = outcome.value
+        tags = {"state": outcome.state, "trial_number": outcome.number}
+        if outcome.reason:
+            tags["failure_reason"] = outcome.reason
+        self.log(run_id, metrics=metrics, tags=tags)
+        if outcome.fit is not None and outcome.fit.history.get("loss"):
+            with tempfile.TemporaryDirectory() as tmp:
+                png = learning_curve(
+                    outcome.fit.history,
+                    Path(tmp) / "learning_curve.png",
+                    f"trial {outcome.number} ({outcome.state})",
+                )
+                self.log_files(run_id, [png], "plots")
+        self.end(run_id, ok=outcome.state != FAILED)

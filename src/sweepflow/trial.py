@@ -1,0 +1,83 @@
+"""One trial, engine-agnostic: fresh state, build from a params dict, train, score."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+
+from sweepflow.data import Prepared
+from sweepflow.model import FitResult, ModelSpec, build_model, fit, fresh_state
+
+COMPLETE, PRUNED, FAILED = "complete", "pruned", "failed"
+
+
+@dataclass
+class TrialOutcome:
+    """What one trial produced: its state, objective value and learning curves."""
+
+    number: int
+    params: dict[str, Any]
+    state: str
+    value: float | None
+    fit: FitResult | None
+    seconds: float
+    reason: str | None = None
+    val_metrics: dict[str, float] = field(default_factory=dict)
+
+
+def trial_seed(base_seed: int, number: int) -> int:
+    """The seed of trial `number`: distinct per trial, reproducible per study."""
+    return (base_seed * 100_003 + number) % (2**31 - 1)
+
+
+def model_spec(data: Prepared) -> ModelSpec:
+    """The network shape the prepared data dictates."""
+    return ModelSpec(data.kind, data.n_features, data.n_outputs)
+
+
+def run_trial(
+    params: dict[str, Any],
+    data: Prepared,
+    *,
+    number: int,
+    base_seed: int,
+    objective: str,
+    patience: int,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+    is_pruned: Any = None,
+    verbose: int = 0,
+) -> TrialOutcome:
+    """Train one configuration and score it by `objective` at its best (restored) epoch."""
+    start = time.perf_counter()
+    fresh_state(trial_seed(base_seed, number))
+    try:
+        model = build_model(params, model_spec(data))
+        result = fit(
+            model,
+            params,
+            (data.x_train, data.y_train),
+            (data.x_val, data.y_val),
+            patience=patience,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+    except Exception as exc:  # one bad configuration (OOM, invalid shape…) must not end the study
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+        return TrialOutcome(number, params, FAILED, None, None, time.perf_counter() - start, reason)
+    finally:
+        keras.backend.clear_session()
+    seconds = time.perf_counter() - start
+    best = result.metrics_at_best()
+    val_metrics = {k: v for k, v in best.items() if k.startswith("val_")}
+    value = val_metrics.get(objective)
+    if result.failed_reason:
+        return TrialOutcome(number, params, FAILED, None, result, seconds, result.failed_reason)
+    if value is None or not math.isfinite(value):
+        reason = f"objective {objective} missing or not finite; have {sorted(val_metrics)}"
+        return TrialOutcome(number, params, FAILED, None, result, seconds, reason)
+    state = PRUNED if is_pruned is not None and is_pruned() else COMPLETE
+    return TrialOutcome(number, params, state, value, result, seconds, None, val_metrics)
