@@ -45,6 +45,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _NoTracebackForUserErrors(logging.Filter):
+    """Drop the traceback from log records about user errors (the message says it all)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep the record; strip exc_info when it is a SweepflowError."""
+        if record.exc_info and isinstance(record.exc_info[1], SweepflowError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def quiet_user_errors() -> None:
+    """Filter Prefect's run loggers, which log every task and flow failure in full."""
+    for name in (
+        "prefect.task_runs",
+        "prefect.flow_runs",
+        "prefect.flow_engine",
+        "prefect.task_engine",
+    ):
+        logging.getLogger(name).addFilter(_NoTracebackForUserErrors())
+
+
 def expand(names: list[str]) -> list[str]:
     """`default` stands for the offline tasks of each kind."""
     out: list[str] = []
@@ -69,6 +90,8 @@ def _tune(args: argparse.Namespace) -> int:
     configure_environment(store)
     logging.getLogger("sweepflow").setLevel(logging.INFO)
     from flows.tune import tune  # imports Prefect, TensorFlow: only once the input is valid
+
+    quiet_user_errors()
 
     reports = []
     for cfg in configs:

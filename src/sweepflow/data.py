@@ -138,14 +138,19 @@ def prepare_frame(
         y_test = encode_labels(test_frame[target], cfg.kind, where)[0]
     tr, va = _split(len(rest), d.val_fraction, d.split_seed, None if strat is None else strat[rest])
     train_idx, val_idx = rest[tr], rest[va]
-    pre = TabularPreprocessor.fit(frame.iloc[train_idx][features], categorical, d.scaling)
+    try:
+        pre = TabularPreprocessor.fit(frame.iloc[train_idx][features], categorical, d.scaling)
+        x_train, x_val = pre.transform(frame.iloc[train_idx]), pre.transform(frame.iloc[val_idx])
+        x_test = pre.transform(test_x)
+    except DataError as exc:
+        raise DataError(f"{where}: {exc}") from None
     return Prepared(
         kind=cfg.kind,
-        x_train=pre.transform(frame.iloc[train_idx]),
+        x_train=x_train,
         y_train=y_all[train_idx],
-        x_val=pre.transform(frame.iloc[val_idx]),
+        x_val=x_val,
         y_val=y_all[val_idx],
-        x_test=pre.transform(test_x),
+        x_test=x_test,
         y_test=y_test,
         raw_test=test_x.reset_index(drop=True),
         preprocessor=pre,

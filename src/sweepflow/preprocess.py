@@ -79,13 +79,13 @@ def numeric_matrix(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
         if bad.any():
             row = bad.idxmax()
             raise DataError(
-                f"column '{col}' has non-numeric value {frame[col][row]!r} (row {row}); "
-                "fix the data or list the column under data.categorical"
+                f"column '{col}' has non-numeric value {frame[col][row]!r} "
+                f"(data row {row}, 0-based); fix the data or list the column under data.categorical"
             )
         if converted.isna().any():
             row = converted.isna().idxmax()
             raise DataError(
-                f"column '{col}' has a missing value (NaN) in row {row}; "
+                f"column '{col}' has a missing value (NaN) in data row {row} (0-based); "
                 "fill or drop missing values before tuning"
             )
         out[:, j] = converted.to_numpy(dtype=np.float64)

@@ -112,8 +112,8 @@ def promote_if_better(
     """Point `champion` at `version` only if it beats the current champion (or there is none)."""
     current = champion(client, name)
     prev_version = prev_value = None
-    if current is not None and current.version != str(version):
-        prev_version = current.version
+    if current is not None and str(current.version) != str(version):
+        prev_version = str(current.version)
         raw = current.tags.get(metric)
         prev_value = float(raw) if raw is not None else None
     if current is None:

@@ -53,6 +53,9 @@ def decode(kind: str, class_names: list[str], scores: np.ndarray) -> pd.DataFram
 class SweepflowModel(mlflow.pyfunc.PythonModel):
     """Preprocessing (JSON) + network (.keras), loaded from the model's artifacts."""
 
+    # Inputs are validated by the logged signature and the preprocessor, not by type hints.
+    _skip_type_hint_validation = True
+
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
         """Load the native .keras network and the JSON preprocessing description."""
         import keras
@@ -66,7 +69,8 @@ class SweepflowModel(mlflow.pyfunc.PythonModel):
             context.artifacts["network"], compile=False, safe_mode=True
         )
 
-    def predict(self, context, model_input, params=None):  # noqa: ANN001 (MLflow reads hints)
+    # No annotations on purpose: MLflow would turn them into a (wrong) input schema.
+    def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
         """Predict on raw inputs (a DataFrame of raw columns, texts, token lists or images)."""
         x = features(self.pre, model_input)
         scores = np.asarray(self.network.predict(x, batch_size=1024, verbose=0))

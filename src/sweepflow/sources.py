@@ -53,10 +53,10 @@ def _first(paths: list[Path]) -> Path | None:
     return next((p for p in paths if p.is_file()), None)
 
 
-def _download(what: str, looked: list[Path], fetch: Callable[[], T]) -> T:
+def _download(what: str, looked: list[Path], fetch: Callable[[], T], wanted: str = "") -> T:
     """Run a library download, or explain which file is missing and where it was looked for."""
-    where = ", ".join(str(p) for p in looked)
-    hint = f"put {looked[0].name} in one of: {where} (or set SWEEPFLOW_DATA_DIR)"
+    where = ", ".join(str(p.parent) for p in looked)
+    hint = f"put {wanted or looked[0].name} in one of: {where} (or set SWEEPFLOW_DATA_DIR)"
     if offline():
         raise DataError(
             f"{what}: not found locally and downloads are off (SWEEPFLOW_OFFLINE); {hint}"
@@ -220,10 +220,12 @@ def word_data(name: str, data_dir: Path, num_words: int) -> tuple[tuple, tuple, 
     if path is not None:
         train, test = _keras_word_npz(path, name, num_words)
         return train, test, str(path), False
-    import keras
 
-    loader = getattr(keras.datasets, name).load_data
-    if name == "imdb":
-        looked.insert(0, data_dir / "aclImdb")
-    train, test = _download(name, looked, lambda: loader(num_words=num_words))
+    def fetch() -> tuple[Any, Any]:
+        import keras
+
+        return getattr(keras.datasets, name).load_data(num_words=num_words)
+
+    wanted = f"{name}.npz" + (" (or the raw aclImdb/ folder)" if name == "imdb" else "")
+    train, test = _download(name, looked, fetch, wanted)
     return train, test, f"keras.datasets.{name} (downloaded)", False

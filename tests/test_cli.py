@@ -1,0 +1,74 @@
+"""The command line: bad input gives one clear line and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import make_table, write_task
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "sweepflow", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_tasks_lists_the_builtin_tasks():
+    out = cli("tasks")
+    assert out.returncode == 0
+    assert {"carseats", "imdb", "diabetes"} <= set(out.stdout.split())
+
+
+def test_unknown_task(tmp_path):
+    out = cli("tune", "imbd", "--store", str(tmp_path / "s"))
+    assert out.returncode == 2
+    assert "unknown task 'imbd'" in out.stderr and "imdb" in out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
+    assert not (tmp_path / "s").exists()  # validated before anything is created
+
+
+def test_invalid_yaml_field(tmp_path):
+    path = write_task(
+        tmp_path,
+        "t",
+        "regression",
+        overrides={
+            "space": {
+                "layers": 1,
+                "units": 8,
+                "learning_rate": 0,
+                "optimizer": "adam",
+                "batch_size": 8,
+                "epochs": 2,
+            }
+        },
+    )
+    out = cli("validate", str(path))
+    assert out.returncode == 2
+    assert f"{path}: field 'space.learning_rate': learning rate must be > 0" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_bad_csv_through_the_whole_flow(tmp_path):
+    frame = make_table("regression")
+    frame["x1"] = frame["x1"].astype(object)
+    frame.loc[4, "x1"] = "oops"
+    path = write_task(tmp_path, "junk", "regression", frame)
+    out = cli("tune", str(path), "--store", str(tmp_path / "s"), "--data-dir", str(tmp_path))
+    assert out.returncode == 2
+    last = out.stderr.strip().splitlines()[-2:]
+    assert any(
+        "sweepflow: error:" in line
+        and "column 'x1' has non-numeric value 'oops'" in line
+        and "junk.csv" in line
+        for line in last
+    )
+    assert "Traceback" not in out.stderr + out.stdout

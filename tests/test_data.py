@@ -1,0 +1,191 @@
+"""Data prep: splits, train-only preprocessing, every built-in loader format, bad data."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import SMALL_SPACE, make_table, write_task
+
+from sweepflow.config import load_task, parse_task
+from sweepflow.data import prepare
+from sweepflow.errors import DataError
+from sweepflow.preprocess import TextPreprocessor, from_dict, to_dict
+
+
+def keras_task(name: str, kind: str, **data: object):
+    return parse_task(
+        {
+            "task": name,
+            "kind": kind,
+            "space": SMALL_SPACE,
+            "data": {"source": "keras", "name": name, **data},
+        }
+    )
+
+
+def test_tabular_split_and_scaling_use_the_training_split_only(tmp_path):
+    frame = make_table("regression", n=200)
+    cfg = load_task(str(write_task(tmp_path, "t", "regression", frame)), tmp_path)
+    data = prepare(cfg, tmp_path)
+    assert len(data.y_train) + len(data.y_val) + len(data.y_test) == 200
+    assert len(data.y_test) == 40  # test_fraction 0.2
+    pre = data.preprocessor
+    train_rows = frame.drop(columns="y").iloc[:0]  # columns only
+    assert pre.numeric == ["x1", "x2"] and list(pre.categorical) == ["color"]
+    assert list(train_rows.columns) == ["x1", "x2", "color"]
+    # min-max fitted on train: train columns span exactly [0, 1]; val/test may fall outside
+    assert np.allclose(data.x_train[:, :2].min(axis=0), 0) and np.allclose(
+        data.x_train[:, :2].max(axis=0), 1
+    )
+    assert data.x_train.dtype == np.float32 and data.n_features == 2 + 3
+    assert set(np.unique(data.x_train[:, 2:])) == {0.0, 1.0}
+    # the raw test frame reproduces x_test through the saved (JSON) preprocessor
+    again = from_dict(to_dict(pre)).transform(data.raw_test)
+    np.testing.assert_array_equal(again, data.x_test)
+
+
+def test_classification_labels_and_stratified_splits(tmp_path):
+    cfg = load_task(str(write_task(tmp_path, "b", "binary")), tmp_path)
+    data = prepare(cfg, tmp_path)
+    assert data.class_names == ["no", "yes"] and data.n_outputs == 1
+    for y in (data.y_train, data.y_val, data.y_test):
+        assert 0.3 < y.mean() < 0.7
+    multi = prepare(load_task(str(write_task(tmp_path, "m", "multiclass")), tmp_path), tmp_path)
+    assert multi.class_names == ["high", "low", "mid"] and multi.n_outputs == 3
+
+
+@pytest.mark.parametrize(
+    ("mutate", "words"),
+    [
+        (lambda f: f.drop(columns="y"), "target column 'y' not found"),
+        (
+            lambda f: f.assign(x2=f["x2"].astype(object).where(f.index != 7, "12,5kg")),
+            "column 'x2' has non-numeric value '12,5kg'",
+        ),
+        (
+            lambda f: f.assign(x1=f["x1"].where(f.index != 3, np.nan)),
+            "column 'x1' has a missing value (NaN)",
+        ),
+        (lambda f: f.assign(y="yes"), "single class"),
+        (lambda f: f.assign(y=np.arange(len(f)) % 3), "binary task needs exactly 2 classes"),
+        (lambda f: f.assign(y=f["y"].where(f.index != 5, None)), "target has missing values"),
+    ],
+)
+def test_bad_tables_give_one_clear_error_naming_the_file(tmp_path, mutate, words):
+    path = write_task(tmp_path, "bad", "binary", mutate(make_table("binary")))
+    with pytest.raises(DataError) as err:
+        prepare(load_task(str(path), tmp_path), tmp_path)
+    assert words in str(err.value)
+    assert "bad.csv" in str(err.value)
+
+
+def test_empty_and_missing_csv_files(tmp_path):
+    path = write_task(tmp_path, "e", "regression")
+    (tmp_path / "e.csv").write_text("")
+    with pytest.raises(DataError, match="e.csv: the CSV file is empty"):
+        prepare(load_task(str(path), tmp_path), tmp_path)
+    (tmp_path / "e.csv").unlink()
+    with pytest.raises(DataError, match="CSV file not found: looked for .*e.csv"):
+        prepare(load_task(str(path), tmp_path), tmp_path / "elsewhere")
+
+
+def test_reuters_npz_in_keras_format(tmp_path):
+    rng = np.random.default_rng(0)
+    seqs = np.empty(60, dtype=object)
+    for i in range(60):
+        seqs[i] = rng.integers(1, 30, size=rng.integers(3, 12)).tolist()
+    labels = np.arange(60) % 4
+    (tmp_path / "keras" / "datasets").mkdir(parents=True)
+    np.savez(tmp_path / "keras" / "datasets" / "reuters.npz", x=seqs, y=labels)
+    data = prepare(keras_task("reuters", "multiclass", num_words=20), tmp_path)
+    assert data.kind == "multiclass" and data.class_names == ["0", "1", "2", "3"]
+    assert data.x_train.shape[1] == 20 and data.x_train.dtype == np.uint8
+    assert len(data.y_train) + len(data.y_val) == 48 and len(data.y_test) == 12
+    assert set(np.unique(data.x_train)) <= {0, 1}
+    assert list(data.raw_test.columns) == ["tokens"]
+    # keras' encoding: start char 1 always set, indices shifted by 3, ≥ num_words → oov (2)
+    assert data.x_test[:, 1].all()
+    np.testing.assert_array_equal(data.preprocessor.transform(data.raw_test["tokens"]), data.x_test)
+
+
+def _write_reviews(root, split, texts):
+    for label, items in texts.items():
+        folder = root / "aclImdb" / split / label
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, text in enumerate(items):
+            (folder / f"{i}_{7 if label == 'pos' else 2}.txt").write_text(text)
+
+
+def test_imdb_prefers_the_raw_acl_imdb_folder_and_learns_vocab_from_train_only(tmp_path):
+    good = ["a great film<br />great acting", "wonderful and great", "great fun, loved it"] * 4
+    bad = ["a dull film", "boring and dull<br />awful", "awful plot, dull"] * 4
+    _write_reviews(tmp_path, "train", {"pos": good, "neg": bad})
+    _write_reviews(tmp_path, "test", {"pos": ["great zeitgeist"], "neg": ["dull zeitgeist"]})
+    data = prepare(keras_task("imdb", "binary", num_words=8, val_fraction=0.25), tmp_path)
+    vocab = data.preprocessor.vocabulary
+    assert len(vocab) == 8 and "great" in vocab and "dull" in vocab
+    assert "zeitgeist" not in vocab and "br" not in vocab  # test-only word; HTML break stripped
+    assert data.raw_test["text"].tolist() == ["dull zeitgeist", "great zeitgeist"]
+    assert data.y_test.tolist() == [0, 1] and data.x_train.dtype == np.uint8
+    assert data.origin.endswith("aclImdb")
+
+
+def test_multi_hot_is_compact_and_equals_the_dense_encoding():
+    pre = TextPreprocessor(["good", "bad", "film"])
+    texts = ["good good film", "bad", "", "unknown words only"]
+    dense = np.array([[1.0 if w in t.split() else 0.0 for w in pre.vocabulary] for t in texts])
+    out = pre.transform(texts)
+    assert out.dtype == np.uint8 and out.nbytes == dense.size
+    np.testing.assert_array_equal(out.astype(np.float64), dense)
+
+
+def _idx(path, magic, arr):
+    header = struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in arr.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + arr.astype(np.uint8).tobytes())
+
+
+def test_fashion_mnist_from_idx_files(tmp_path):
+    folder = tmp_path / "keras" / "datasets" / "fashion-mnist"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 50), ("t10k", 10)):
+        _idx(folder / f"{prefix}-images-idx3-ubyte.gz", 2051, rng.integers(0, 256, (n, 28, 28)))
+        _idx(folder / f"{prefix}-labels-idx1-ubyte.gz", 2049, np.arange(n) % 10)
+    data = prepare(keras_task("fashion_mnist", "multiclass"), tmp_path)
+    assert data.x_train.shape == (40, 784) and data.x_test.shape == (10, 784)
+    assert data.x_train.min() >= 0.0 and data.x_train.max() <= 1.0
+    assert data.raw_test.shape == (10, 28, 28) and len(data.class_names) == 10
+
+
+def test_boston_housing_npz_standardised_with_train_statistics(tmp_path):
+    (tmp_path / "keras" / "datasets").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    x = rng.normal(5, 2, size=(100, 13))
+    np.savez(tmp_path / "keras" / "datasets" / "boston_housing.npz", x=x, y=x[:, 0] * 3)
+    data = prepare(keras_task("boston_housing", "regression", scaling="standard"), tmp_path)
+    assert len(data.y_test) == 20 and data.n_features == 13
+    np.testing.assert_allclose(data.x_train.mean(axis=0), 0, atol=1e-5)
+    assert isinstance(data.raw_test, pd.DataFrame) and "CRIM" in data.raw_test.columns
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "missing"),
+    [
+        ("imdb", "binary", "imdb.npz (or the raw aclImdb/ folder)"),
+        ("reuters", "multiclass", "reuters.npz"),
+        ("boston_housing", "regression", "boston_housing.npz"),
+        ("fashion_mnist", "multiclass", "train-labels-idx1-ubyte.gz"),
+    ],
+)
+def test_empty_data_folder_offline_says_which_file_and_where(tmp_path, name, kind, missing):
+    with pytest.raises(DataError) as err:
+        prepare(keras_task(name, kind), tmp_path)
+    message = str(err.value)
+    assert f"put {missing}" in message and "in one of" in message
+    assert str(tmp_path / "keras" / "datasets") in message
+    assert "SWEEPFLOW_OFFLINE" in message

@@ -1,0 +1,142 @@
+"""End to end through the real Prefect flow, MLflow store and Optuna study, on tiny tables."""
+
+from __future__ import annotations
+
+import mlflow
+import numpy as np
+import optuna
+import pytest
+from conftest import write_task
+from mlflow import MlflowClient
+
+from flows.tune import tune
+from sweepflow.config import load_task
+from sweepflow.data import prepare
+from sweepflow.errors import DataError
+from sweepflow.evaluate import predict_labels
+from sweepflow.settings import Store
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def runs_of(client: MlflowClient, task: str):
+    exp = client.get_experiment_by_name(task)
+    runs = client.search_runs([exp.experiment_id])
+    parents = [r for r in runs if r.data.tags.get("sweepflow.role") == "search"]
+    children = [r for r in runs if r.data.tags.get("sweepflow.role") == "trial"]
+    return parents, children
+
+
+def score_from_champion(task: str, data, uri: str) -> float:
+    """The headline test metric recomputed from the registered champion on *raw* test inputs."""
+    mlflow.set_tracking_uri(uri)
+    model = mlflow.pyfunc.load_model(f"models:/{task}@champion")
+    out = model.predict(data.raw_test)
+    if data.kind == "regression":
+        return float(np.mean(np.abs(out["prediction"].to_numpy() - data.y_test)))
+    assert set(out["label"]) <= set(data.class_names)
+    assert ((out["probability"] >= 0) & (out["probability"] <= 1)).all()
+    return float(np.mean(out["label_index"].to_numpy() == data.y_test))
+
+
+@pytest.mark.parametrize(
+    ("kind", "headline", "extra"),
+    [
+        ("regression", "test_mae", {"test_rmse", "test_r2"}),
+        ("binary", "test_accuracy", {"test_precision", "test_recall", "test_f1", "test_roc_auc"}),
+        ("multiclass", "test_accuracy", {"test_macro_f1"}),
+    ],
+)
+def test_tune_end_to_end_for_each_kind(tmp_path, kind, headline, extra):
+    task = f"tiny_{kind}"
+    yaml_path = write_task(tmp_path / "spaces", task, kind)
+    store = Store(tmp_path / "store")
+    report = tune(str(yaml_path), store=str(store.root), data_dir=str(tmp_path / "spaces"))
+    assert report.promoted and report.version == "1"
+
+    client = MlflowClient(store.mlflow_uri)
+    parents, children = runs_of(client, task)
+    assert len(parents) == 1 and len(children) == 2
+    parent = parents[0]
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["sweepflow.stage"] == "registered"
+    assert {headline, *extra} <= set(parent.data.metrics)
+    assert (
+        parent.data.metrics["n_trials_complete"]
+        + parent.data.metrics["n_trials_pruned"]
+        + parent.data.metrics["n_trials_failed"]
+        == 2
+    )
+    assert {"best.learning_rate", "best.optimizer", "best.layers"} <= set(parent.data.params)
+    parent_files = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
+    assert "plots/optimization_history.png" in parent_files
+    evaluation = {a.path for a in client.list_artifacts(parent.info.run_id, "evaluation")}
+    assert (
+        "evaluation/predicted_vs_actual.png"
+        if kind == "regression"
+        else "evaluation/confusion_matrix.png"
+    ) in evaluation
+
+    for child in children:
+        assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert child.data.tags["state"] in {"complete", "pruned"}
+        assert {"learning_rate", "batch_size", "optimizer", "units_1"} <= set(child.data.params)
+        epochs = int(child.data.metrics["epochs_run"])
+        for key in ("loss", "val_loss"):
+            steps = [m.step for m in client.get_metric_history(child.info.run_id, key)]
+            assert steps == list(range(1, epochs + 1))
+        files = [a.path for a in client.list_artifacts(child.info.run_id, "plots")]
+        assert files == ["plots/learning_curve.png"]
+
+    champion = client.get_model_version_by_alias(task, "champion")
+    assert str(champion.version) == "1" and champion.run_id == parent.info.run_id
+    assert champion.tags["headline_metric"] == headline
+    data = prepare(load_task(str(yaml_path), tmp_path), tmp_path / "spaces")
+    recomputed = score_from_champion(task, data, store.mlflow_uri)
+    assert recomputed == pytest.approx(parent.data.metrics[headline], abs=1e-5)
+
+
+def test_second_run_resumes_the_study_and_keeps_the_better_champion(tmp_path):
+    task = "tiny_resume"
+    yaml_path = write_task(tmp_path, task, "binary")
+    store = Store(tmp_path / "store")
+    first = tune(str(yaml_path), store=str(store.root), data_dir=str(tmp_path))
+    second = tune(str(yaml_path), trials=3, store=str(store.root), data_dir=str(tmp_path))
+
+    study = optuna.load_study(study_name=task, storage=store.study_storage)
+    assert [t.number for t in study.trials] == [0, 1, 2, 3, 4]  # 2 + 3, numbering continues
+    assert len({str(t.params) for t in study.trials}) == 5  # resumed sampler did not replay
+    client = MlflowClient(store.mlflow_uri)
+    parents, children = runs_of(client, task)
+    assert len(parents) == 2 and len(children) == 5
+    assert sorted(int(c.data.tags["trial_number"]) for c in children) == [0, 1, 2, 3, 4]
+
+    assert (first.version, second.version) == ("1", "2")
+    champion = client.get_model_version_by_alias(task, "champion")
+    better = second.test_metrics["test_accuracy"] > first.test_metrics["test_accuracy"]
+    assert second.promoted == better
+    assert str(champion.version) == ("2" if better else "1")
+    second_parent = next(p for p in parents if p.info.run_id == second.parent_run_id)
+    assert second_parent.data.tags["champion.promoted"] == str(better)
+    assert second_parent.data.tags["champion.previous_version"] == "1"
+
+
+def test_bad_data_fails_cleanly_and_leaves_the_store_intact(tmp_path):
+    store = Store(tmp_path / "store")
+    good = write_task(tmp_path, "tiny_keep", "regression")
+    tune(str(good), trials=1, store=str(store.root), data_dir=str(tmp_path))
+    frame = __import__("conftest").make_table("regression").drop(columns="y")
+    bad = write_task(tmp_path, "tiny_keep_bad", "regression", frame)
+    with pytest.raises(DataError, match="target column 'y' not found"):
+        tune(str(bad), store=str(store.root), data_dir=str(tmp_path))
+    client = MlflowClient(store.mlflow_uri)
+    parents, children = runs_of(client, "tiny_keep")
+    assert len(parents) == 1 and len(children) == 1
+    assert client.get_experiment_by_name("tiny_keep_bad") is None  # nothing half-created
+    assert str(client.get_model_version_by_alias("tiny_keep", "champion").version) == "1"
+    assert len(optuna.load_study(study_name="tiny_keep", storage=store.study_storage).trials) == 1
+
+
+def test_predict_labels_cut_off():
+    assert predict_labels("binary", np.array([[0.49], [0.5], [0.9]])).tolist() == [0, 1, 1]
+    assert predict_labels("multiclass", np.array([[0.1, 0.7, 0.2]])).tolist() == [1]
