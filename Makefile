@@ -12,6 +12,7 @@ ENGINE   ?=
 SEED     ?=
 VERBOSE  ?= 0
 PORT     ?= 5000
+DASH_PORT ?= 8080
 # Local data folder: ../shared/data on these machines, else ./data (loaders download what is missing).
 DATA_DIR ?= $(if $(wildcard ../shared/data),../shared/data,data)
 # TensorFlow's CUDA build where an NVIDIA GPU is present, the CPU build elsewhere.
@@ -23,7 +24,7 @@ export DO_NOT_TRACK := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: help install tune tasks ui test test-slow lint format lock clean
+.PHONY: help install tune tasks ui dashboard test test-slow lint format lock clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -48,6 +49,10 @@ ui: install ## MLflow UI on http://127.0.0.1:$(PORT) over the store
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(PY) -m mlflow ui --host 127.0.0.1 --port $(PORT) \
 	  --backend-store-uri sqlite:///$(abspath $(STORE))/mlflow.db \
 	  --default-artifact-root $(abspath $(STORE))/artifacts
+
+dashboard: install ## optuna-dashboard on http://127.0.0.1:$(DASH_PORT) over the Optuna studies (TASK's study listed)
+	@echo "study '$(TASK)': open http://127.0.0.1:$(DASH_PORT)/dashboard and pick it"
+	$(VENV)/bin/optuna-dashboard sqlite:///$(abspath $(STORE))/optuna.db --host 127.0.0.1 --port $(DASH_PORT)
 
 test: install ## Run the test suite (real MLflow/Optuna/Prefect in temp folders; no slow tests)
 	$(PY) -m pytest -m "not slow" -q

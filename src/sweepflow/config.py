@@ -11,13 +11,22 @@ from typing import Any
 import yaml
 
 from sweepflow.errors import ConfigError, UnknownTaskError
-from sweepflow.space import SearchSpace, parse_space
+from sweepflow.space import (
+    ChoiceSpec,
+    FixedSpec,
+    FloatSpec,
+    IntSpec,
+    SearchSpace,
+    parse_space,
+)
 
 KINDS = ("regression", "binary", "multiclass")
 SOURCES = ("csv", "sklearn", "keras")
-ENGINES = ("optuna",)
-SAMPLERS = ("tpe",)
-PRUNERS = ("hyperband", "successive_halving", "none")
+ENGINES = ("optuna", "keras-tuner")
+SAMPLERS = ("tpe", "random", "grid", "cmaes")  # Optuna samplers
+PRUNERS = ("hyperband", "successive_halving", "median", "none")  # Optuna pruners
+TUNERS = ("hyperband", "bayesian", "random")  # Keras Tuner tuners
+GRID_LIMIT = 10_000  # most grid points a grid search may enumerate
 # The tasks `make tune` runs with no TASK: one of each kind, on data bundled with scikit-learn.
 DEFAULT_TASKS = ("diabetes", "breast_cancer", "digits")
 # The headline validation metric of each kind, and which way is better.
@@ -52,8 +61,9 @@ class SearchConfig:
     """How to search: engine, sampler, pruner, budget and seed."""
 
     engine: str = "optuna"
-    sampler: str = "tpe"
-    pruner: str = "hyperband"
+    sampler: str = "tpe"  # optuna only
+    pruner: str = "hyperband"  # optuna only
+    tuner: str = "hyperband"  # keras-tuner only
     trials: int = 10
     seed: int = 0
     timeout: float | None = None  # seconds
@@ -138,15 +148,65 @@ def _validated_search(source: str, cfg: TaskConfig) -> TaskConfig:
         ("engine", s.engine in ENGINES, f"must be one of {ENGINES}"),
         ("sampler", s.sampler in SAMPLERS, f"must be one of {SAMPLERS}"),
         ("pruner", s.pruner in PRUNERS, f"must be one of {PRUNERS}"),
+        ("tuner", s.tuner in TUNERS, f"must be one of {TUNERS}"),
     ]
     for key, ok, why in checks:
         if not ok:
             raise ConfigError(source, f"search.{key}", f"{why}, got {getattr(s, key)!r}")
+    _check_engine_support(source, cfg)
     if not isinstance(s.trials, int) or isinstance(s.trials, bool) or s.trials < 1:
         raise ConfigError(source, "search.trials", f"must be an integer ≥ 1, got {s.trials!r}")
     if not isinstance(s.seed, int) or isinstance(s.seed, bool):
         raise ConfigError(source, "search.seed", f"must be an integer, got {s.seed!r}")
     return cfg
+
+
+def _check_engine_support(source: str, cfg: TaskConfig) -> None:
+    """Refuse, at load time, space features the chosen engine cannot express."""
+    s, specs = cfg.search, cfg.space.specs
+    if s.engine == "optuna" and s.sampler == "grid":
+        points = 1
+        for spec in specs:
+            if isinstance(spec, FloatSpec):
+                raise ConfigError(
+                    source,
+                    f"space.{spec.name}",
+                    "the grid sampler needs discrete values; "
+                    "write this float range as type: choice (or use sampler: tpe/random)",
+                )
+            if isinstance(spec, IntSpec):
+                points *= len(range(spec.low, spec.high + 1, spec.step))
+            elif isinstance(spec, ChoiceSpec):
+                points *= len(spec.values)
+        if points > GRID_LIMIT:
+            raise ConfigError(
+                source,
+                "search.sampler",
+                f"the grid has {points} points "
+                f"(limit {GRID_LIMIT}); narrow the space or use sampler: tpe",
+            )
+    if (
+        s.engine == "optuna"
+        and s.sampler == "cmaes"
+        and not any(isinstance(spec, IntSpec | FloatSpec) for spec in specs)
+    ):
+        raise ConfigError(
+            source,
+            "search.sampler",
+            "cmaes needs at least one int or float range in the space; use tpe, random or grid",
+        )
+    if (
+        s.engine == "keras-tuner"
+        and s.tuner == "hyperband"
+        and not isinstance(cfg.space["epochs"], FixedSpec)
+    ):
+        raise ConfigError(
+            source,
+            "space.epochs",
+            "keras-tuner's hyperband allots epochs "
+            "itself: make epochs a fixed value (its max_epochs), or use tuner: "
+            "bayesian/random",
+        )
 
 
 def parse_task(raw: Any, source: str = "<memory>", default_name: str = "task") -> TaskConfig:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -38,11 +38,12 @@ class FitResult:
     epochs_run: int
     best_epoch: int  # 1-based epoch with the lowest val_loss (its weights are restored)
     failed_reason: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    first_epoch: int = 1  # epoch number of history[...][0] (> 1 when continuing a run)
 
     def metrics_at_best(self) -> dict[str, float]:
         """Every logged metric at the best epoch."""
-        i = self.best_epoch - 1
+        i = self.best_epoch - self.first_epoch
         return {k: float(v[i]) for k, v in self.history.items() if i < len(v)}
 
 
@@ -126,22 +127,31 @@ def fit(
         callbacks=own + list(callbacks or []),
         verbose=verbose,
     ).history
+    return summarize_history(history)
+
+
+def summarize_history(history: dict[str, list[Any]], initial_epoch: int = 0) -> FitResult:
+    """Epochs run, the best (lowest val_loss) epoch and divergence, from a Keras history.
+
+    `initial_epoch` offsets epoch numbers for runs that continue an earlier one (Hyperband).
+    """
     history = {k: [float(v) for v in vals] for k, vals in history.items()}
-    epochs_run = len(history.get("loss", []))
     losses = history.get("loss", [])
+    epochs_run = initial_epoch + len(losses)
     failed = None
     if any(not math.isfinite(v) for v in losses):
         failed = f"loss became {losses[-1]} at epoch {epochs_run} (diverged)"
     watch = history.get("val_loss") or losses
     finite = [v if math.isfinite(v) else math.inf for v in watch]
-    best_epoch = int(np.argmin(finite)) + 1 if finite else 0
-    return FitResult(history, epochs_run, best_epoch, failed)
+    best_epoch = initial_epoch + int(np.argmin(finite)) + 1 if finite else 0
+    return FitResult(history, epochs_run, best_epoch, failed, first_epoch=initial_epoch + 1)
 
 
 def configure_devices() -> str:
     """Turn on GPU memory growth where there are GPUs; describe the device used."""
     import tensorflow as tf
 
+    tf.get_logger().setLevel("ERROR")  # retracing notices from predict() on fresh models
     gpus = tf.config.list_physical_devices("GPU")
     for gpu in gpus:
         with contextlib.suppress(RuntimeError):  # already initialised in this process

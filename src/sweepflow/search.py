@@ -16,7 +16,7 @@ import yaml
 from sweepflow.config import TaskConfig
 from sweepflow.data import Prepared
 from sweepflow.engines import Engine, SearchSummary
-from sweepflow.tracking import Tracker
+from sweepflow.tracking import EpochLogger, Tracker
 from sweepflow.trial import FAILED, TrialOutcome, run_trial
 
 log = logging.getLogger("sweepflow.search")
@@ -35,12 +35,12 @@ class SearchResult:
 def search_params(cfg: TaskConfig, engine: Engine, data: Prepared) -> dict[str, Any]:
     """What the parent run records about how this search was set up."""
     s = cfg.search
+    how = {"sampler": s.sampler, "pruner": s.pruner} if s.engine == "optuna" else {"tuner": s.tuner}
     return {
         "task": cfg.name,
         "kind": cfg.kind,
         "engine": engine.name,
-        "sampler": s.sampler,
-        "pruner": s.pruner,
+        **how,
         "trials": s.trials,
         "seed": s.seed,
         "objective": cfg.objective,
@@ -69,13 +69,13 @@ def run_search(
         tags={"sweepflow.role": "search", "sweepflow.stage": "searching", "device": device},
     )
     tracker.log(parent, params=search_params(cfg, engine, data))
-    trial_fn = make_trial_fn(cfg, data, tracker, experiment_id, parent, verbose)
+    recorder = TrialRecorder(cfg, data, tracker, experiment_id, parent, verbose)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             space_file = Path(tmp) / "search_space.yaml"
             space_file.write_text(yaml.safe_dump(cfg.space.as_dict(), sort_keys=False))
             tracker.log_files(parent, [space_file])
-            summary = engine.search(cfg, trial_fn, Path(tmp))
+            summary = engine.search(cfg, recorder, Path(tmp))
             tracker.log_files(parent, summary.figures, "plots")
     except BaseException as exc:
         tracker.log(
@@ -116,49 +116,70 @@ def run_search(
     return SearchResult(summary, experiment_id, parent, time.perf_counter() - start)
 
 
-def make_trial_fn(
-    cfg: TaskConfig,
-    data: Prepared,
-    tracker: Tracker,
-    experiment_id: str,
-    parent: str,
-    verbose: int,
-) -> Callable[..., TrialOutcome]:
-    """What an engine calls per trial: a nested run around `run_trial`, closed whatever happens."""
+class TrialRecorder:
+    """Opens and closes the nested MLflow run of each trial, whichever engine drives it.
 
-    def trial_fn(
+    Optuna calls it as a function (it builds and trains through `run_trial`); engines that train
+    themselves (Keras Tuner) use `begin`, `logger` callbacks and `finish` from their trial hooks.
+    """
+
+    def __init__(
+        self,
+        cfg: TaskConfig,
+        data: Prepared,
+        tracker: Tracker,
+        experiment_id: str,
+        parent: str,
+        verbose: int = 0,
+    ) -> None:
+        self.cfg, self.data, self.tracker = cfg, data, tracker
+        self.experiment_id, self.parent, self.verbose = experiment_id, parent, verbose
+
+    def begin(self, number: int, params: dict[str, Any]) -> tuple[str, EpochLogger]:
+        """Open the trial's run, log its params; return the run id and a fresh epoch logger."""
+        run_id = self.tracker.start_run(
+            self.experiment_id,
+            f"trial-{number}",
+            self.parent,
+            tags={"sweepflow.role": "trial", "trial_number": number},
+        )
+        self.tracker.log(run_id, params=params)
+        return run_id, self.tracker.epoch_logger(run_id)
+
+    def finish(self, run_id: str, logger: EpochLogger, outcome: TrialOutcome) -> None:
+        """Flush the curves and close the run with the trial's state."""
+        logger.flush()
+        self.tracker.finish_trial(run_id, outcome, self.cfg.objective)
+
+    def abort(self, run_id: str, logger: EpochLogger, exc: BaseException) -> None:
+        """Close the run as failed when the trial is interrupted (Ctrl-C, kill signal)."""
+        logger.flush()
+        self.tracker.log(run_id, tags={"state": FAILED, "failure_reason": type(exc).__name__})
+        self.tracker.end(run_id, ok=False)
+
+    def __call__(
+        self,
         params: dict[str, Any],
         number: int,
         callbacks: list[keras.callbacks.Callback],
         is_pruned: Callable[[], bool],
     ) -> TrialOutcome:
-        run_id = tracker.start_run(
-            experiment_id,
-            f"trial-{number}",
-            parent,
-            tags={"sweepflow.role": "trial", "trial_number": number},
-        )
-        tracker.log(run_id, params=params)
-        logger = tracker.epoch_logger(run_id)
+        """Run one trial through `run_trial` inside its own nested run."""
+        run_id, logger = self.begin(number, params)
         try:
             outcome = run_trial(
                 params,
-                data,
+                self.data,
                 number=number,
-                base_seed=cfg.search.seed,
-                objective=cfg.objective,
-                patience=cfg.patience,
+                base_seed=self.cfg.search.seed,
+                objective=self.cfg.objective,
+                patience=self.cfg.patience,
                 callbacks=[logger, *callbacks],
                 is_pruned=is_pruned,
-                verbose=verbose,
+                verbose=self.verbose,
             )
-        except BaseException as exc:  # Ctrl-C or a kill signal: close the run, then re-raise
-            logger.flush()
-            tracker.log(run_id, tags={"state": FAILED, "failure_reason": type(exc).__name__})
-            tracker.end(run_id, ok=False)
+        except BaseException as exc:
+            self.abort(run_id, logger, exc)
             raise
-        logger.flush()
-        tracker.finish_trial(run_id, outcome, cfg.objective)
+        self.finish(run_id, logger, outcome)
         return outcome
-
-    return trial_fn

@@ -70,7 +70,19 @@ def run_trial(
         return TrialOutcome(number, params, FAILED, None, None, time.perf_counter() - start, reason)
     finally:
         keras.backend.clear_session()
-    seconds = time.perf_counter() - start
+    pruned = is_pruned is not None and is_pruned()
+    return outcome_of(number, params, result, time.perf_counter() - start, objective, pruned)
+
+
+def outcome_of(
+    number: int,
+    params: dict[str, Any],
+    result: FitResult,
+    seconds: float,
+    objective: str,
+    pruned: bool = False,
+) -> TrialOutcome:
+    """Score a finished training run by `objective` at its best (restored) epoch."""
     best = result.metrics_at_best()
     val_metrics = {k: v for k, v in best.items() if k.startswith("val_")}
     value = val_metrics.get(objective)
@@ -79,5 +91,5 @@ def run_trial(
     if value is None or not math.isfinite(value):
         reason = f"objective {objective} missing or not finite; have {sorted(val_metrics)}"
         return TrialOutcome(number, params, FAILED, None, result, seconds, reason)
-    state = PRUNED if is_pruned is not None and is_pruned() else COMPLETE
+    state = PRUNED if pruned else COMPLETE
     return TrialOutcome(number, params, state, value, result, seconds, None, val_metrics)

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
-
-import keras
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sweepflow.config import TaskConfig
 from sweepflow.settings import Store
 from sweepflow.trial import TrialOutcome
 
-# What one trial does, as an engine sees it: params, trial number, the engine's own Keras
-# callbacks (pruning), and a function telling whether the engine pruned the trial.
-TrialFn = Callable[
-    [dict[str, Any], int, list[keras.callbacks.Callback], Callable[[], bool]], TrialOutcome
-]
+if TYPE_CHECKING:
+    from sweepflow.search import TrialRecorder
 
 
 @dataclass
@@ -44,8 +38,8 @@ class Engine(Protocol):
 
     name: str
 
-    def search(self, cfg: TaskConfig, trial_fn: TrialFn, figure_dir: Path) -> SearchSummary:
-        """Run the task's trial budget and summarise the whole study."""
+    def search(self, cfg: TaskConfig, recorder: TrialRecorder, figure_dir: Path) -> SearchSummary:
+        """Run the task's trial budget (each trial recorded by `recorder`); summarise the study."""
         ...
 
 
@@ -55,4 +49,8 @@ def make_engine(name: str, store: Store) -> Engine:
         from sweepflow.engines.optuna_engine import OptunaEngine
 
         return OptunaEngine(store.study_storage)
+    if name == "keras-tuner":
+        from sweepflow.engines.keras_tuner_engine import KerasTunerEngine
+
+        return KerasTunerEngine(store.root.resolve() / "keras_tuner")
     raise ValueError(f"unknown engine {name!r}")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import optuna
 
 from sweepflow.config import TaskConfig
-from sweepflow.engines import SearchSummary, TrialFn
+from sweepflow.engines import SearchSummary
 from sweepflow.errors import SweepflowError
 from sweepflow.settings import redact
 from sweepflow.space import (
@@ -24,6 +24,9 @@ from sweepflow.space import (
     unit_names,
 )
 from sweepflow.trial import COMPLETE, FAILED, PRUNED, TrialOutcome
+
+if TYPE_CHECKING:
+    from sweepflow.search import TrialRecorder
 
 log = logging.getLogger("sweepflow.search")
 
@@ -73,7 +76,38 @@ def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
         return optuna.pruners.HyperbandPruner(min_resource=2, max_resource=max(max_epochs, 3))
     if name == "successive_halving":
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=2)
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2)
     return optuna.pruners.NopPruner()
+
+
+def grid_space(space: SearchSpace) -> dict[str, list[Any]]:
+    """Every value of every searched parameter (the config loader checked it is discrete)."""
+
+    def values(spec: ParamSpec) -> list[Any]:
+        if isinstance(spec, ChoiceSpec):
+            return list(spec.values)
+        if isinstance(spec, IntSpec):
+            return list(range(spec.low, spec.high + 1, spec.step))
+        raise TypeError(f"{spec.name}: not discrete")
+
+    grid = {
+        s.name: values(s) for s in space.specs if s.name != "units" and not isinstance(s, FixedSpec)
+    }
+    for key in unit_names(int(space.max_value("layers"))):
+        grid[key] = values(space["units"]) if not isinstance(space["units"], FixedSpec) else []
+    return {k: v for k, v in grid.items() if v}
+
+
+def make_sampler(name: str, seed: int, space: SearchSpace) -> optuna.samplers.BaseSampler:
+    """The sampler named in the task YAML, seeded."""
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "grid":
+        return optuna.samplers.GridSampler(grid_space(space), seed=seed)
+    if name == "cmaes":
+        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+    return optuna.samplers.TPESampler(seed=seed)
 
 
 class _TrialFailed(Exception):
@@ -104,10 +138,12 @@ class OptunaEngine:
                 "use another task name or another store"
             )
         # Offset the seed by the trials already run, so a resumed study does not replay them.
-        study.sampler = optuna.samplers.TPESampler(seed=cfg.search.seed + len(study.trials))
+        study.sampler = make_sampler(
+            cfg.search.sampler, cfg.search.seed + len(study.trials), cfg.space
+        )
         return study
 
-    def search(self, cfg: TaskConfig, trial_fn: TrialFn, figure_dir: Path) -> SearchSummary:
+    def search(self, cfg: TaskConfig, recorder: TrialRecorder, figure_dir: Path) -> SearchSummary:
         """Run `cfg.search.trials` more trials on the task's study."""
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         study = self.load_study(cfg)
@@ -116,7 +152,7 @@ class OptunaEngine:
         def objective(trial: optuna.Trial) -> float:
             params = suggest(cfg.space, trial)
             pruning = EpochPruning(trial, cfg.objective)
-            outcome = trial_fn(params, trial.number, [pruning], lambda: pruning.pruned)
+            outcome = recorder(params, trial.number, [pruning], lambda: pruning.pruned)
             outcomes.append(outcome)
             if outcome.fit is not None:
                 trial.set_user_attr("epochs_run", outcome.fit.epochs_run)

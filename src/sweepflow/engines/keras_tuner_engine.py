@@ -1,0 +1,216 @@
+"""Keras Tuner adapter: the same YAML space as `hp.*` calls; tracking through the trial hooks."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import keras
+import keras_tuner as kt
+
+from sweepflow.config import TaskConfig
+from sweepflow.engines import SearchSummary
+from sweepflow.errors import SweepflowError
+from sweepflow.model import ModelSpec, build_model, fresh_state, summarize_history
+from sweepflow.space import (
+    ChoiceSpec,
+    FixedSpec,
+    FloatSpec,
+    IntSpec,
+    ParamSpec,
+    SearchSpace,
+    unit_names,
+)
+from sweepflow.trial import COMPLETE, FAILED, TrialOutcome, model_spec, outcome_of, trial_seed
+
+if TYPE_CHECKING:
+    from sweepflow.search import TrialRecorder
+
+log = logging.getLogger("sweepflow.search")
+_SIDECAR = "sweepflow_trials.json"  # per-trial best epoch and params, kept beside the tuner state
+
+
+def hp_one(hp: kt.HyperParameters, name: str, spec: ParamSpec) -> Any:
+    """One spec as a Keras Tuner `hp.*` call."""
+    if isinstance(spec, FixedSpec):
+        return hp.Fixed(name, spec.value)
+    if isinstance(spec, ChoiceSpec):
+        return hp.Choice(name, list(spec.values))
+    sampling = "log" if spec.log else "linear"
+    if isinstance(spec, IntSpec):
+        step = spec.step if spec.step != 1 else None
+        return hp.Int(name, spec.low, spec.high, step=step, sampling=sampling)
+    if isinstance(spec, FloatSpec):
+        return hp.Float(name, spec.low, spec.high, sampling=sampling)
+    raise TypeError(f"unsupported spec {spec!r}")
+
+
+def hp_params(space: SearchSpace, hp: kt.HyperParameters) -> dict[str, Any]:
+    """A plain params dict from Keras Tuner's hyperparameters (units per hidden layer)."""
+    params = {s.name: hp_one(hp, s.name, s) for s in space.specs if s.name != "units"}
+    for key in unit_names(int(params["layers"])):
+        params[key] = hp_one(hp, key, space["units"])
+    return params
+
+
+class DenseHyperModel(kt.HyperModel):
+    """Keras Tuner's view of `build_model`: build from hp, fit with the searched batch size."""
+
+    def __init__(self, space: SearchSpace, spec: ModelSpec) -> None:
+        super().__init__(name="sweepflow_dense")
+        self.space, self.spec = space, spec
+
+    def build(self, hp: kt.HyperParameters) -> keras.Model:
+        """Build the network the hyperparameters describe."""
+        return build_model(hp_params(self.space, hp), self.spec)
+
+    def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any) -> Any:
+        """Train with the searched batch size (and epochs, unless Hyperband allots them)."""
+        if "tuner/epochs" not in hp.values:
+            kwargs["epochs"] = int(hp.get("epochs"))
+        return model.fit(*args, batch_size=int(hp.get("batch_size")), **kwargs)
+
+
+def tracked_tuner_class(base: type[kt.Tuner]) -> type[kt.Tuner]:
+    """A subclass of a Keras Tuner tuner whose trial hooks open and close MLflow trial runs."""
+
+    class Tracked(base):  # type: ignore[misc, valid-type]
+        def setup_tracking(self, cfg: TaskConfig, recorder: TrialRecorder, state: Path) -> None:
+            self.sf_cfg, self.sf_recorder, self.sf_state = cfg, recorder, state
+            self.sf_outcomes: list[TrialOutcome] = []
+            self.sf_trials = json.loads(state.read_text()) if state.is_file() else {}
+
+        def run_trial(self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any) -> Any:
+            cfg, number = self.sf_cfg, int(trial.trial_id)
+            params = hp_params(cfg.space, trial.hyperparameters.copy())
+            run_id, logger = self.sf_recorder.begin(number, params)
+            fresh_state(trial_seed(cfg.search.seed, number))
+            kwargs["callbacks"] = [
+                keras.callbacks.TerminateOnNaN(),
+                keras.callbacks.EarlyStopping(
+                    monitor="val_loss", patience=cfg.patience, restore_best_weights=True
+                ),
+                logger,
+                *kwargs.get("callbacks", []),
+            ]
+            start = time.perf_counter()
+            try:
+                results = super().run_trial(trial, *args, **kwargs)
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+                outcome = TrialOutcome(
+                    number, params, FAILED, None, None, time.perf_counter() - start, reason
+                )
+                self._record(trial, outcome, run_id, logger)
+                raise
+            except BaseException as exc:
+                self.sf_recorder.abort(run_id, logger, exc)
+                raise
+            history = results[-1].history if isinstance(results, list) else results.history
+            initial = int(trial.hyperparameters.values.get("tuner/initial_epoch", 0))
+            fit = summarize_history(history, initial_epoch=initial)
+            outcome = outcome_of(number, params, fit, time.perf_counter() - start, cfg.objective)
+            self._record(trial, outcome, run_id, logger)
+            if outcome.state == FAILED:
+                raise kt.errors.FailedTrialError(outcome.reason)
+            # The oracle gets the same value Optuna would: the objective at the restored epoch.
+            return {cfg.objective: outcome.value}
+
+        def _record(self, trial: Any, outcome: TrialOutcome, run_id: str, logger: Any) -> None:
+            self.sf_recorder.finish(run_id, logger, outcome)
+            self.sf_outcomes.append(outcome)
+            self.sf_trials[trial.trial_id] = {
+                "params": outcome.params,
+                "best_epoch": outcome.fit.best_epoch if outcome.fit else 1,
+                "state": outcome.state,
+            }
+            self.sf_state.write_text(json.dumps(self.sf_trials))
+            log.info(
+                "%s: trial %d %s value=%s",
+                self.sf_cfg.name,
+                outcome.number,
+                outcome.state,
+                "—" if outcome.value is None else f"{outcome.value:.4f}",
+            )
+
+    Tracked.__name__ = f"Tracked{base.__name__}"
+    return Tracked
+
+
+_TUNERS = {
+    "hyperband": kt.Hyperband,
+    "bayesian": kt.BayesianOptimization,
+    "random": kt.RandomSearch,
+}
+
+
+class KerasTunerEngine:
+    """Runs a task's search with a Keras Tuner tuner whose state lives under the store."""
+
+    name = "keras-tuner"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+
+    def make_tuner(self, cfg: TaskConfig, recorder: TrialRecorder) -> kt.Tuner:
+        """Create the tuner, or reload its state so a re-run continues (overwrite=False)."""
+        s = cfg.search
+        direction = "min" if cfg.direction == "minimize" else "max"
+        common = {
+            "hypermodel": DenseHyperModel(cfg.space, model_spec(recorder.data)),
+            "objective": kt.Objective(cfg.objective, direction=direction),
+            "directory": str(self.directory),
+            "project_name": f"{cfg.name}-{s.tuner}",
+            "overwrite": False,
+            "seed": s.seed,
+        }
+        if s.tuner == "hyperband":
+            tuner = tracked_tuner_class(kt.Hyperband)(
+                max_epochs=int(cfg.space.max_value("epochs")),
+                factor=3,
+                hyperband_iterations=1_000,
+                **common,
+            )
+        else:
+            tuner = tracked_tuner_class(_TUNERS[s.tuner])(max_trials=s.trials, **common)
+        # Count the budget from the trials already in the reloaded state: a re-run adds to them.
+        tuner.oracle.max_trials = len(tuner.oracle.trials) + s.trials
+        state = self.directory / common["project_name"] / _SIDECAR
+        tuner.setup_tracking(cfg, recorder, state)
+        return tuner
+
+    def search(self, cfg: TaskConfig, recorder: TrialRecorder, figure_dir: Path) -> SearchSummary:
+        """Run `cfg.search.trials` more trials of the task's tuner."""
+        data = recorder.data
+        tuner = self.make_tuner(cfg, recorder)
+        fit_kwargs: dict[str, Any] = {
+            "validation_data": (data.x_val, data.y_val),
+            "verbose": recorder.verbose,
+        }
+        if cfg.search.tuner != "hyperband":
+            fit_kwargs["epochs"] = int(cfg.space.max_value("epochs"))
+        tuner.search(data.x_train, data.y_train, **fit_kwargs)
+        best_trials = tuner.oracle.get_best_trials(1)
+        if not best_trials:
+            raise SweepflowError(f"task '{cfg.name}': no keras-tuner trial completed")
+        best = best_trials[0]
+        info = tuner.sf_trials.get(best.trial_id, {})
+        statuses = [t.status for t in tuner.oracle.trials.values()]
+        counts = {
+            COMPLETE: statuses.count("COMPLETED"),
+            "pruned": 0,
+            FAILED: statuses.count("FAILED") + statuses.count("INVALID"),
+        }
+        return SearchSummary(
+            best_params=info.get("params") or hp_params(cfg.space, best.hyperparameters.copy()),
+            best_value=float(best.score),
+            best_number=int(best.trial_id),
+            best_epoch=int(info.get("best_epoch", 1)),
+            counts=counts,
+            session_outcomes=tuner.sf_outcomes,
+            figures=[],
+            study_name=f"{cfg.name}-{cfg.search.tuner}",
+        )
