@@ -24,7 +24,7 @@ export DO_NOT_TRACK := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: help install tune tasks ui dashboard test test-slow lint format lock clean
+.PHONY: help install tune tasks ui dashboard bench-engines test test-slow lint format lock clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -59,6 +59,9 @@ test: install ## Run the test suite (real MLflow/Optuna/Prefect in temp folders;
 
 test-slow: install ## Run the slow tests too (real data from DATA_DIR)
 	$(PY) -m pytest -q
+
+bench-engines: install ## Benchmark the engines on fashion_mnist + imdb (real data; ~45 min)
+	$(PY) bench/engines.py
 
 lint: install ## ruff lint + format check
 	$(VENV)/bin/ruff check src flows tests bench

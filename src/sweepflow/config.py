@@ -156,6 +156,10 @@ def _validated_search(source: str, cfg: TaskConfig) -> TaskConfig:
     _check_engine_support(source, cfg)
     if not isinstance(s.trials, int) or isinstance(s.trials, bool) or s.trials < 1:
         raise ConfigError(source, "search.trials", f"must be an integer ≥ 1, got {s.trials!r}")
+    if s.timeout is not None and (
+        not isinstance(s.timeout, int | float) or isinstance(s.timeout, bool) or s.timeout <= 0
+    ):
+        raise ConfigError(source, "search.timeout", f"must be seconds > 0, got {s.timeout!r}")
     if not isinstance(s.seed, int) or isinstance(s.seed, bool):
         raise ConfigError(source, "search.seed", f"must be an integer, got {s.seed!r}")
     return cfg

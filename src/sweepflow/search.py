@@ -20,6 +20,8 @@ from sweepflow.tracking import EpochLogger, Tracker
 from sweepflow.trial import FAILED, TrialOutcome, run_trial
 
 log = logging.getLogger("sweepflow.search")
+# Makes fresh Keras callbacks for each trial (e.g. TensorBoard, or a benchmark's probes).
+CallbackFactory = Callable[[], list[keras.callbacks.Callback]]
 
 
 @dataclass
@@ -59,6 +61,7 @@ def run_search(
     *,
     device: str = "",
     verbose: int = 0,
+    extra_callbacks: CallbackFactory | None = None,
 ) -> SearchResult:
     """Run the task's search; every trial becomes a nested MLflow run under one parent run."""
     start = time.perf_counter()
@@ -69,7 +72,7 @@ def run_search(
         tags={"sweepflow.role": "search", "sweepflow.stage": "searching", "device": device},
     )
     tracker.log(parent, params=search_params(cfg, engine, data))
-    recorder = TrialRecorder(cfg, data, tracker, experiment_id, parent, verbose)
+    recorder = TrialRecorder(cfg, data, tracker, experiment_id, parent, verbose, extra_callbacks)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             space_file = Path(tmp) / "search_space.yaml"
@@ -131,9 +134,15 @@ class TrialRecorder:
         experiment_id: str,
         parent: str,
         verbose: int = 0,
+        extra_callbacks: CallbackFactory | None = None,
     ) -> None:
         self.cfg, self.data, self.tracker = cfg, data, tracker
         self.experiment_id, self.parent, self.verbose = experiment_id, parent, verbose
+        self.extra_callbacks = extra_callbacks
+
+    def callbacks(self, logger: EpochLogger) -> list[keras.callbacks.Callback]:
+        """The Keras callbacks every trial gets: its epoch logger, then any extra ones."""
+        return [logger, *(self.extra_callbacks() if self.extra_callbacks else [])]
 
     def begin(self, number: int, params: dict[str, Any]) -> tuple[str, EpochLogger]:
         """Open the trial's run, log its params; return the run id and a fresh epoch logger."""
@@ -174,7 +183,7 @@ class TrialRecorder:
                 base_seed=self.cfg.search.seed,
                 objective=self.cfg.objective,
                 patience=self.cfg.patience,
-                callbacks=[logger, *callbacks],
+                callbacks=[*self.callbacks(logger), *callbacks],
                 is_pruned=is_pruned,
                 verbose=self.verbose,
             )

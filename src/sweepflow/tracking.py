@@ -45,6 +45,10 @@ class EpochLogger(keras.callbacks.Callback):
         self.buffer: list[Metric] = []
         self.last_flush = time.monotonic()
 
+    def __deepcopy__(self, memo: dict) -> EpochLogger:
+        """Keras Tuner deep-copies callbacks per execution: keep one logger (and one buffer)."""
+        return self
+
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         """Queue every metric Keras reports for this epoch."""
         stamp = _now_ms()

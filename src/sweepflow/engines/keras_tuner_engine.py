@@ -82,6 +82,12 @@ def tracked_tuner_class(base: type[kt.Tuner]) -> type[kt.Tuner]:
             self.sf_cfg, self.sf_recorder, self.sf_state = cfg, recorder, state
             self.sf_outcomes: list[TrialOutcome] = []
             self.sf_trials = json.loads(state.read_text()) if state.is_file() else {}
+            self.sf_start = time.monotonic()
+
+        def pre_create_trial(self) -> None:
+            timeout = self.sf_cfg.search.timeout
+            if timeout and time.monotonic() - self.sf_start > timeout:
+                self.oracle.max_trials = len(self.oracle.trials)  # the oracle stops the search
 
         def run_trial(self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any) -> Any:
             cfg, number = self.sf_cfg, int(trial.trial_id)
@@ -93,7 +99,7 @@ def tracked_tuner_class(base: type[kt.Tuner]) -> type[kt.Tuner]:
                 keras.callbacks.EarlyStopping(
                     monitor="val_loss", patience=cfg.patience, restore_best_weights=True
                 ),
-                logger,
+                *self.sf_recorder.callbacks(logger),
                 *kwargs.get("callbacks", []),
             ]
             start = time.perf_counter()
