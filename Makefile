@@ -13,6 +13,9 @@ SEED     ?=
 VERBOSE  ?= 0
 PORT     ?= 5000
 DASH_PORT ?= 8080
+PREFECT_PORT ?= 4200
+PREFECT_API_URL ?= http://127.0.0.1:$(PREFECT_PORT)/api
+CRON     ?= 0 3 * * 1
 # Local data folder: ../shared/data on these machines, else ./data (loaders download what is missing).
 DATA_DIR ?= $(if $(wildcard ../shared/data),../shared/data,data)
 # TensorFlow's CUDA build where an NVIDIA GPU is present, the CPU build elsewhere.
@@ -24,7 +27,7 @@ export DO_NOT_TRACK := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: help install tune tasks ui dashboard bench-engines test test-slow lint format lock clean
+.PHONY: help install tune retrain server schedule serve tasks ui dashboard bench-engines test test-slow lint format lock clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,6 +44,18 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 tune: install ## Tune TASK (default: one offline task of each kind); TRIALS= ENGINE= SEED= override
 	$(PY) -m sweepflow tune $(TASK) --store $(STORE) --verbose $(VERBOSE) \
 	  $(if $(TRIALS),--trials $(TRIALS)) $(if $(ENGINE),--engine $(ENGINE)) $(if $(SEED),--seed $(SEED))
+
+retrain: install ## Retrain TASK's champion on its current data; promote only if really better
+	$(PY) -m sweepflow retrain $(TASK) --store $(STORE)
+
+server: install ## A standing Prefect server on 127.0.0.1:$(PREFECT_PORT) (schedules need one)
+	PREFECT_HOME=$(abspath $(STORE))/prefect $(VENV)/bin/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT)
+
+schedule: install ## Schedule retraining: make schedule TASK=imdb CRON="0 3 * * 1" (needs make server)
+	PREFECT_API_URL=$(PREFECT_API_URL) $(PY) -m sweepflow schedule $(TASK) --cron "$(CRON)" --store $(STORE)
+
+serve: install ## Run the scheduled retrains (keep it running; needs make server)
+	PREFECT_API_URL=$(PREFECT_API_URL) $(PY) -m sweepflow serve --store $(STORE)
 
 tasks: install ## List the built-in tasks
 	@$(PY) -m sweepflow tasks

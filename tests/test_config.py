@@ -63,6 +63,12 @@ def test_malformed_yaml_names_file_and_line(tmp_path):
         ),
         ("training", {"patience": 0}, "training.patience"),
         ("objective", {"metric": "loss"}, "objective.metric"),
+        ("retrain", {"alpha": 1.5}, "retrain.alpha"),
+        ("retrain", {"seeds": 0}, "retrain.seeds"),
+        ("retrain", {"test": "mcnemar"}, "retrain.test"),  # regression: bootstrap only
+        ("retrain", {"sedes": 3}, "retrain.sedes"),
+        ("cv", 1, "cv"),
+        ("search", {"timeout": -5}, "search.timeout"),
     ],
 )
 def test_bad_sections_are_refused_with_their_field(tmp_path, section, value, field):

@@ -44,7 +44,7 @@ def test_keras_tuner_trials_are_tracked_like_optuna_ones(tmp_path, kind, tuner):
     path = kt_task(tmp_path, name, kind, tuner)
     store = Store(tmp_path / "store")
     report = tune(str(path), store=str(store.root), data_dir=str(tmp_path))
-    client = MlflowClient(store.mlflow_uri)
+    client = MlflowClient(store.mlflow_uri, registry_uri=store.mlflow_uri)
     parents, children = runs_of(client, name)
     assert len(parents) == 1 and len(children) == 3
     assert parents[0].data.params["engine"] == "keras-tuner"
@@ -82,7 +82,9 @@ def test_keras_tuner_rerun_continues_its_state(tmp_path):
         (store.root / "keras_tuner" / "kt_resume-random" / "oracle.json").read_text()
     )
     assert len(oracle["tried_so_far"]) == 4
-    parents, children = runs_of(MlflowClient(store.mlflow_uri), "kt_resume")
+    parents, children = runs_of(
+        MlflowClient(store.mlflow_uri, registry_uri=store.mlflow_uri), "kt_resume"
+    )
     assert len(parents) == 2
     assert sorted(int(c.data.tags["trial_number"]) for c in children) == [0, 1, 2, 3]
 

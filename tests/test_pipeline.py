@@ -30,6 +30,7 @@ def runs_of(client: MlflowClient, task: str):
 def score_from_champion(task: str, data, uri: str) -> float:
     """The headline test metric recomputed from the registered champion on *raw* test inputs."""
     mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
     model = mlflow.pyfunc.load_model(f"models:/{task}@champion")
     out = model.predict(data.raw_test)
     if data.kind == "regression":
@@ -54,7 +55,7 @@ def test_tune_end_to_end_for_each_kind(tmp_path, kind, headline, extra):
     report = tune(str(yaml_path), store=str(store.root), data_dir=str(tmp_path / "spaces"))
     assert report.promoted and report.version == "1"
 
-    client = MlflowClient(store.mlflow_uri)
+    client = MlflowClient(store.mlflow_uri, registry_uri=store.mlflow_uri)
     parents, children = runs_of(client, task)
     assert len(parents) == 1 and len(children) == 2
     parent = parents[0]
@@ -106,7 +107,7 @@ def test_second_run_resumes_the_study_and_keeps_the_better_champion(tmp_path):
     study = optuna.load_study(study_name=task, storage=store.study_storage)
     assert [t.number for t in study.trials] == [0, 1, 2, 3, 4]  # 2 + 3, numbering continues
     assert len({str(t.params) for t in study.trials}) == 5  # resumed sampler did not replay
-    client = MlflowClient(store.mlflow_uri)
+    client = MlflowClient(store.mlflow_uri, registry_uri=store.mlflow_uri)
     parents, children = runs_of(client, task)
     assert len(parents) == 2 and len(children) == 5
     assert sorted(int(c.data.tags["trial_number"]) for c in children) == [0, 1, 2, 3, 4]
@@ -129,7 +130,7 @@ def test_bad_data_fails_cleanly_and_leaves_the_store_intact(tmp_path):
     bad = write_task(tmp_path, "tiny_keep_bad", "regression", frame)
     with pytest.raises(DataError, match="target column 'y' not found"):
         tune(str(bad), store=str(store.root), data_dir=str(tmp_path))
-    client = MlflowClient(store.mlflow_uri)
+    client = MlflowClient(store.mlflow_uri, registry_uri=store.mlflow_uri)
     parents, children = runs_of(client, "tiny_keep")
     assert len(parents) == 1 and len(children) == 1
     assert client.get_experiment_by_name("tiny_keep_bad") is None  # nothing half-created

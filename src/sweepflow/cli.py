@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -37,6 +38,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     tune.add_argument("--spaces", default=str(DEFAULT_SPACES_DIR), help="task YAML folder")
     tune.add_argument("--verbose", type=int, default=0, help="Keras epoch output (0, 1 or 2)")
+    again = sub.add_parser("retrain", help="retrain champions; promote only really better ones")
+    again.add_argument("tasks", nargs="+")
+    again.add_argument("--store", default=str(DEFAULT_STORE))
+    again.add_argument("--data-dir")
+    again.add_argument("--spaces", default=str(DEFAULT_SPACES_DIR))
+    plan = sub.add_parser("schedule", help="create a scheduled retrain deployment (needs a server)")
+    plan.add_argument("task")
+    plan.add_argument("--cron", required=True, help='e.g. "0 3 * * 1" (Mondays 03:00)')
+    plan.add_argument("--store", default=str(DEFAULT_STORE))
+    plan.add_argument("--data-dir")
+    plan.add_argument("--spaces", default=str(DEFAULT_SPACES_DIR))
+    runner = sub.add_parser("serve", help="run the scheduled retrain deployments (blocks)")
+    runner.add_argument("--store", default=str(DEFAULT_STORE))
     tasks = sub.add_parser("tasks", help="list the known tasks")
     tasks.add_argument("--spaces", default=str(DEFAULT_SPACES_DIR))
     check = sub.add_parser("validate", help="validate task YAML files without running them")
@@ -115,12 +129,68 @@ def _tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _retrain(args: argparse.Namespace) -> int:
+    configs = load_all(args.tasks, Path(args.spaces))
+    store = Store(Path(args.store))
+    store.ensure()
+    configure_environment(store)
+    logging.getLogger("sweepflow").setLevel(logging.INFO)
+    from flows.retrain import retrain
+
+    quiet_user_errors()
+    reports = [
+        retrain(cfg.source_file, store=args.store, data_dir=args.data_dir, spaces_dir=args.spaces)
+        for cfg in configs
+    ]
+    print("\nsweepflow retrain summary")
+    for report in reports:
+        print("  " + report.line())
+    return 0
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    cfg = load_task(args.task, Path(args.spaces))
+    store = Store(Path(args.store))
+    store.ensure()
+    configure_environment(store)
+    from flows.schedule import schedule_retrain
+
+    deployment_id = schedule_retrain(cfg.source_file, args.cron, store, args.data_dir, args.spaces)
+    print(
+        f"scheduled retrain of {cfg.name} at '{args.cron}' (deployment {deployment_id}); "
+        "`make serve` runs it"
+    )
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    store = Store(Path(args.store))
+    configure_environment(store)
+    logging.getLogger("sweepflow").setLevel(logging.INFO)
+    from flows.schedule import serve_scheduled
+
+    quiet_user_errors()
+    serve_scheduled(store)
+    return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM closes the running trial like Ctrl-C does
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors print one line and exit 2."""
     args = _parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         if args.command == "tune":
             return _tune(args)
+        if args.command == "retrain":
+            return _retrain(args)
+        if args.command == "schedule":
+            return _schedule(args)
+        if args.command == "serve":
+            return _serve(args)
         if args.command == "tasks":
             print("\n".join(known_tasks(Path(args.spaces))))
             return 0

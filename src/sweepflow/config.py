@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import yaml
 
 from sweepflow.errors import ConfigError, UnknownTaskError
+from sweepflow.retrain_config import RetrainConfig, parse_retrain
 from sweepflow.space import (
     ChoiceSpec,
     FixedSpec,
@@ -19,6 +19,7 @@ from sweepflow.space import (
     SearchSpace,
     parse_space,
 )
+from sweepflow.yamlcheck import take, typed
 
 KINDS = ("regression", "binary", "multiclass")
 SOURCES = ("csv", "sklearn", "keras")
@@ -81,6 +82,8 @@ class TaskConfig:
     objective: str = "val_loss"
     direction: str = "minimize"
     patience: int = 5
+    cv: int | None = None  # k-fold cross-validation of each trial (small tables)
+    retrain: RetrainConfig = field(default_factory=RetrainConfig)
     source_file: str = "<memory>"
 
     def with_overrides(self, **overrides: Any) -> TaskConfig:
@@ -94,28 +97,8 @@ class TaskConfig:
         )
 
 
-def _take(source: str, raw: Mapping, section: str, allowed: set[str]) -> dict:
-    if not isinstance(raw, Mapping):
-        raise ConfigError(source, section, "must be a mapping")
-    unknown = set(raw) - allowed
-    if unknown:
-        raise ConfigError(
-            source, f"{section}.{sorted(unknown)[0]}", f"unknown key; allowed: {sorted(allowed)}"
-        )
-    return dict(raw)
-
-
-def _typed(source: str, field_name: str, value: Any, want: type | tuple) -> Any:
-    if isinstance(value, bool) and want is not bool:
-        raise ConfigError(source, field_name, f"must be {want}, got {value!r}")
-    if not isinstance(value, want):
-        names = want.__name__ if isinstance(want, type) else "/".join(t.__name__ for t in want)
-        raise ConfigError(source, field_name, f"must be {names}, got {value!r}")
-    return value
-
-
 def _parse_data(source: str, raw: Any, kind: str) -> DataConfig:
-    d = _take(source, raw, "data", set(DataConfig.__dataclass_fields__))
+    d = take(source, raw, "data", set(DataConfig.__dataclass_fields__))
     src = d.get("source")
     if src not in SOURCES:
         raise ConfigError(source, "data.source", f"must be one of {SOURCES}, got {src!r}")
@@ -128,12 +111,12 @@ def _parse_data(source: str, raw: Any, kind: str) -> DataConfig:
     if d.get("scaling", "minmax") not in ("minmax", "standard", "none"):
         raise ConfigError(source, "data.scaling", "must be minmax, standard or none")
     for key in ("test_fraction", "val_fraction"):
-        value = _typed(source, f"data.{key}", d.get(key, 0.2), (int, float))
+        value = typed(source, f"data.{key}", d.get(key, 0.2), (int, float))
         if not 0 < value < 1:
             raise ConfigError(source, f"data.{key}", f"must be between 0 and 1, got {value}")
     for key in ("num_words", "split_seed", "max_rows"):
         if d.get(key) is not None:
-            _typed(source, f"data.{key}", d[key], int)
+            typed(source, f"data.{key}", d[key], int)
     if d.get("categorical") is not None:
         cats = d["categorical"]
         if not isinstance(cats, list) or not all(isinstance(c, str) for c in cats):
@@ -199,6 +182,13 @@ def _check_engine_support(source: str, cfg: TaskConfig) -> None:
             "search.sampler",
             "cmaes needs at least one int or float range in the space; use tpe, random or grid",
         )
+    if s.engine == "keras-tuner" and cfg.cv:
+        raise ConfigError(
+            source,
+            "cv",
+            "k-fold trials run with the optuna engine only "
+            "(keras-tuner trains each trial itself); drop cv or use engine: optuna",
+        )
     if (
         s.engine == "keras-tuner"
         and s.tuner == "hyperband"
@@ -215,8 +205,8 @@ def _check_engine_support(source: str, cfg: TaskConfig) -> None:
 
 def parse_task(raw: Any, source: str = "<memory>", default_name: str = "task") -> TaskConfig:
     """Validate a task mapping (the parsed YAML) into a TaskConfig."""
-    top = {"task", "kind", "data", "space", "search", "objective", "training"}
-    raw = _take(source, raw if raw is not None else {}, "<top level>", top)
+    top = {"task", "kind", "data", "space", "search", "objective", "training", "retrain", "cv"}
+    raw = take(source, raw if raw is not None else {}, "<top level>", top)
     name = raw.get("task", default_name)
     if not isinstance(name, str) or not _NAME.match(name):
         raise ConfigError(
@@ -231,11 +221,11 @@ def parse_task(raw: Any, source: str = "<memory>", default_name: str = "task") -
         raise ConfigError(source, "space", "missing")
     data = _parse_data(source, raw["data"], kind)
     space = parse_space(source, raw["space"])
-    search_raw = _take(
+    search_raw = take(
         source, raw.get("search", {}), "search", set(SearchConfig.__dataclass_fields__)
     )
     metric, direction = DEFAULT_OBJECTIVE[kind]
-    obj = _take(source, raw.get("objective", {}), "objective", {"metric", "direction"})
+    obj = take(source, raw.get("objective", {}), "objective", {"metric", "direction"})
     metric = obj.get("metric", metric)
     direction = obj.get("direction", direction)
     if not isinstance(metric, str) or not metric.startswith("val_"):
@@ -244,10 +234,21 @@ def parse_task(raw: Any, source: str = "<memory>", default_name: str = "task") -
         )
     if direction not in ("minimize", "maximize"):
         raise ConfigError(source, "objective.direction", "must be minimize or maximize")
-    training = _take(source, raw.get("training", {}), "training", {"patience"})
-    patience = _typed(source, "training.patience", training.get("patience", 5), int)
+    training = take(source, raw.get("training", {}), "training", {"patience"})
+    patience = typed(source, "training.patience", training.get("patience", 5), int)
     if patience < 1:
         raise ConfigError(source, "training.patience", f"must be ≥ 1, got {patience}")
+    retrain = parse_retrain(source, raw.get("retrain", {}))
+    if kind == "regression" and retrain.test == "mcnemar":
+        raise ConfigError(
+            source,
+            "retrain.test",
+            "mcnemar compares correctness; regression "
+            "uses the paired bootstrap (test: auto or bootstrap)",
+        )
+    cv = raw.get("cv")
+    if cv is not None and (typed(source, "cv", cv, int) < 2 or cv > 20):
+        raise ConfigError(source, "cv", f"k-fold needs 2 ≤ k ≤ 20, got {cv}")
     cfg = TaskConfig(
         name=name,
         kind=kind,
@@ -257,6 +258,8 @@ def parse_task(raw: Any, source: str = "<memory>", default_name: str = "task") -
         objective=metric,
         direction=direction,
         patience=patience,
+        cv=cv,
+        retrain=retrain,
         source_file=source,
     )
     return _validated_search(source, cfg)

@@ -41,6 +41,7 @@ class Prepared:
     preprocessor: Preprocessor
     class_names: list[str] = field(default_factory=list)
     origin: str = ""
+    raw_train: Any = None  # raw inputs of the training split (drift checks apply old preprocessing)
 
     @property
     def n_features(self) -> int:
@@ -153,6 +154,7 @@ def prepare_frame(
         x_test=x_test,
         y_test=y_test,
         raw_test=test_x.reset_index(drop=True),
+        raw_train=frame.iloc[train_idx][features].reset_index(drop=True),
         preprocessor=pre,
         class_names=classes,
         origin=where,
@@ -196,6 +198,7 @@ def _prepare_arrays(
         x_test=transform(x_te),
         y_test=y_te,
         raw_test=raw(x_te),
+        raw_train=raw(_take(x_tr_all, tr)),
         preprocessor=pre,
         class_names=classes,
         origin=where,

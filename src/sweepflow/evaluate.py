@@ -44,6 +44,7 @@ class Evaluation:
     epochs: int
     seconds: float
     files: list[Path] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def value(self) -> float:
@@ -100,7 +101,8 @@ def final_evaluate(
     metrics = test_metrics(data.kind, data.y_test, scores)
     files = _evaluation_files(data, scores, out_dir)
     headline, higher = HEADLINE[data.kind]
-    return Evaluation(model, metrics, headline, higher, epochs, time.perf_counter() - start, files)
+    seconds = time.perf_counter() - start
+    return Evaluation(model, metrics, headline, higher, epochs, seconds, files, dict(params))
 
 
 def _evaluation_files(data: Prepared, scores: np.ndarray, out: Path) -> list[Path]:

@@ -17,6 +17,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 from sweepflow.data import Prepared
+from sweepflow.drift import feature_names, profile
 from sweepflow.evaluate import Evaluation
 from sweepflow.preprocess import to_dict
 from sweepflow.serving import decode, features
@@ -67,6 +68,10 @@ def log_final_model(
                 "kind": data.kind,
                 "class_names": data.class_names,
                 "preprocessor": to_dict(data.preprocessor),
+                "params": evaluation.params,
+                "epochs": evaluation.epochs,
+                # the training data's feature profile, for drift checks when retraining
+                "profile": profile(data.x_train, feature_names(data.preprocessor, data.n_features)),
             }
         )
     )
@@ -101,6 +106,13 @@ def champion(client: MlflowClient, name: str) -> Any | None:
         return None
 
 
+def promote(client: MlflowClient, name: str, version: str, previous: str | None) -> None:
+    """Point `champion` at `version`; the old champion (if any) gets `previous`."""
+    if previous is not None and previous != version:
+        client.set_registered_model_alias(name, PREVIOUS, previous)
+    client.set_registered_model_alias(name, CHAMPION, version)
+
+
 def promote_if_better(
     client: MlflowClient,
     name: str,
@@ -130,9 +142,7 @@ def promote_if_better(
             else f"{metric} {value:.4f} does not beat champion v{prev_version}'s {prev_value:.4f}"
         )
     if promoted:
-        if prev_version is not None:
-            client.set_registered_model_alias(name, PREVIOUS, prev_version)
-        client.set_registered_model_alias(name, CHAMPION, str(version))
+        promote(client, name, str(version), prev_version)
     decision = Decision(
         name,
         str(version),
@@ -149,21 +159,29 @@ def promote_if_better(
     return decision
 
 
+def register_version(
+    tracker: Tracker, run_id: str, name: str, data: Prepared, evaluation: Evaluation
+) -> str:
+    """Log the final model on `run_id`, register it as a new version tagged with its metrics."""
+    with tempfile.TemporaryDirectory() as tmp:
+        uri = log_final_model(tracker, run_id, data, evaluation, Path(tmp))
+    client = tracker.client
+    version = str(mlflow.register_model(uri, name, tags={"run_id": run_id}).version)
+    for key, value in evaluation.metrics.items():
+        client.set_model_version_tag(name, version, key, repr(float(value)))
+    client.set_model_version_tag(name, version, "headline_metric", evaluation.headline)
+    return version
+
+
 def register(
     tracker: Tracker, run_id: str, name: str, data: Prepared, evaluation: Evaluation
 ) -> Decision:
     """Log and register the final model, tag it with its test metrics, apply the champion rule."""
-    with tempfile.TemporaryDirectory() as tmp:
-        uri = log_final_model(tracker, run_id, data, evaluation, Path(tmp))
-    client = tracker.client
-    version = mlflow.register_model(uri, name, tags={"run_id": run_id}).version
-    for key, value in evaluation.metrics.items():
-        client.set_model_version_tag(name, str(version), key, repr(float(value)))
-    client.set_model_version_tag(name, str(version), "headline_metric", evaluation.headline)
+    version = register_version(tracker, run_id, name, data, evaluation)
     decision = promote_if_better(
-        client,
+        tracker.client,
         name,
-        str(version),
+        version,
         evaluation.headline,
         evaluation.value,
         evaluation.higher_is_better,

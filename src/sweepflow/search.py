@@ -14,6 +14,7 @@ import keras
 import yaml
 
 from sweepflow.config import TaskConfig
+from sweepflow.cv import run_cv_trial
 from sweepflow.data import Prepared
 from sweepflow.engines import Engine, SearchSummary
 from sweepflow.tracking import EpochLogger, Tracker
@@ -176,17 +177,20 @@ class TrialRecorder:
         """Run one trial through `run_trial` inside its own nested run."""
         run_id, logger = self.begin(number, params)
         try:
-            outcome = run_trial(
-                params,
-                self.data,
-                number=number,
-                base_seed=self.cfg.search.seed,
-                objective=self.cfg.objective,
-                patience=self.cfg.patience,
-                callbacks=[*self.callbacks(logger), *callbacks],
-                is_pruned=is_pruned,
-                verbose=self.verbose,
-            )
+            if self.cfg.cv:
+                outcome = run_cv_trial(self, run_id, params, number, callbacks)
+            else:
+                outcome = run_trial(
+                    params,
+                    self.data,
+                    number=number,
+                    base_seed=self.cfg.search.seed,
+                    objective=self.cfg.objective,
+                    patience=self.cfg.patience,
+                    callbacks=[*self.callbacks(logger), *callbacks],
+                    is_pruned=is_pruned,
+                    verbose=self.verbose,
+                )
         except BaseException as exc:
             self.abort(run_id, logger, exc)
             raise

@@ -62,6 +62,7 @@ class SweepflowModel(mlflow.pyfunc.PythonModel):
 
         with open(context.artifacts["metadata"]) as f:
             meta = json.load(f)
+        self.meta: dict[str, Any] = meta
         self.kind: str = meta["kind"]
         self.class_names: list[str] = meta["class_names"]
         self.pre = from_dict(meta["preprocessor"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
@@ -128,6 +129,13 @@ class Tracker:
         """Upload files as artifacts of a run."""
         for path in paths:
             self.client.log_artifact(run_id, str(path), folder)
+
+    def log_json(self, run_id: str, obj: Any, name: str, folder: str | None = None) -> None:
+        """Upload a JSON document as an artifact of a run."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / name
+            path.write_text(json.dumps(obj, indent=1, default=str))
+            self.log_files(run_id, [path], folder)
 
     def end(self, run_id: str, ok: bool = True) -> None:
         """Close a run as FINISHED (or FAILED)."""

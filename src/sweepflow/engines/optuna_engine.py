@@ -64,10 +64,14 @@ class EpochPruning(keras.callbacks.Callback):
         value = (logs or {}).get(self.monitor)
         if value is None:
             return
-        self.trial.report(float(value), step=epoch + 1)
-        if self.trial.should_prune():
-            self.pruned = True
+        if self.report_step(epoch + 1, float(value)):
             self.model.stop_training = True
+
+    def report_step(self, step: int, value: float) -> bool:
+        """Report one value (an epoch's, or a cross-validation fold's mean); True: prune."""
+        self.trial.report(value, step=step)
+        self.pruned = self.pruned or self.trial.should_prune()
+        return self.pruned
 
 
 def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:

@@ -1,0 +1,44 @@
+"""Prefect flow `retrain`: champion → current data → drift → challenger → paired decision."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from sweepflow import pipeline
+from sweepflow import retrain as rt
+from sweepflow.config import load_task
+from sweepflow.settings import DEFAULT_SPACES_DIR, DEFAULT_STORE, Store, resolve_data_dir
+
+start = task(rt.start, name="load champion", cache_policy=NO_CACHE)
+prepare_data = task(pipeline.stage_prepare, name="prepare data", cache_policy=NO_CACHE)
+check_drift = task(rt.check_drift, name="check drift", cache_policy=NO_CACHE)
+challenger = task(rt.train_challenger, name="train challenger", cache_policy=NO_CACHE)
+decide = task(rt.decide, name="compare and register", cache_policy=NO_CACHE)
+
+
+@flow(name="retrain", log_prints=True)
+def retrain(
+    task_name: str,
+    store: str = str(DEFAULT_STORE),
+    data_dir: str | None = None,
+    spaces_dir: str = str(DEFAULT_SPACES_DIR),
+) -> rt.RetrainReport:
+    """Retrain a task's champion on its current data; promote only a really better model."""
+    cfg = load_task(task_name, Path(spaces_dir))
+    where = Store(Path(store))
+    run = start(cfg, where)
+    try:
+        data = prepare_data(cfg, resolve_data_dir(data_dir))
+        run = check_drift(cfg, data, run, where)
+        if run.skipped:
+            rt.finish_skipped(run, where)
+            return rt.report(cfg, run, None, None)
+        evaluation = challenger(cfg, data, run, where)
+        version, result = decide(cfg, data, run, evaluation, where)
+    except BaseException as exc:
+        rt.fail(run, where, exc)
+        raise
+    return rt.report(cfg, run, version, result)

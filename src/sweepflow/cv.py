@@ -1,0 +1,102 @@
+"""k-fold cross-validation of one trial: fold runs nested under the trial run, pruned per fold."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import keras
+import numpy as np
+from sklearn.model_selection import KFold, StratifiedKFold
+
+from sweepflow.data import Prepared
+from sweepflow.model import FitResult
+from sweepflow.trial import COMPLETE, FAILED, PRUNED, TrialOutcome, run_trial
+
+if TYPE_CHECKING:
+    from sweepflow.search import TrialRecorder
+
+
+def fold_splits(data: Prepared, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """k train/validation index pairs over train+val (the test split is never touched)."""
+    y = np.concatenate([data.y_train, data.y_val])
+    if data.kind == "regression":
+        return list(KFold(k, shuffle=True, random_state=seed).split(y))
+    return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(y, y))
+
+
+def reporters(callbacks: list[keras.callbacks.Callback]) -> list[Any]:
+    """The engine callbacks that accept one value per step (fold) for pruning."""
+    return [c for c in callbacks if hasattr(c, "report_step")]
+
+
+def run_cv_trial(
+    recorder: TrialRecorder,
+    run_id: str,
+    params: dict[str, Any],
+    number: int,
+    callbacks: list[keras.callbacks.Callback],
+) -> TrialOutcome:
+    """Train one configuration on each fold; its value is the mean fold objective."""
+    cfg, data, tracker = recorder.cfg, recorder.data, recorder.tracker
+    start = time.perf_counter()
+    x = np.concatenate([data.x_train, data.x_val])
+    y = np.concatenate([data.y_train, data.y_val])
+    values: list[float] = []
+    best_epochs: list[int] = []
+    epochs = 0
+    pruned = False
+    for i, (tr, va) in enumerate(fold_splits(data, cfg.cv, cfg.data.split_seed), start=1):
+        fold_run = tracker.start_run(
+            recorder.experiment_id,
+            f"trial-{number}-fold-{i}",
+            run_id,
+            tags={"sweepflow.role": "fold", "fold": i},
+        )
+        logger = tracker.epoch_logger(fold_run)
+        fold = replace(data, x_train=x[tr], y_train=y[tr], x_val=x[va], y_val=y[va])
+        outcome = run_trial(
+            params,
+            fold,
+            number=number,
+            base_seed=cfg.search.seed,
+            objective=cfg.objective,
+            patience=cfg.patience,
+            callbacks=recorder.callbacks(logger),
+            verbose=recorder.verbose,
+        )
+        logger.flush()
+        tracker.finish_trial(fold_run, outcome, cfg.objective)
+        if outcome.state == FAILED or outcome.fit is None:
+            return replace(
+                outcome, seconds=time.perf_counter() - start, reason=f"fold {i}: {outcome.reason}"
+            )
+        values.append(float(outcome.value))
+        best_epochs.append(outcome.fit.best_epoch)
+        epochs += outcome.fit.epochs_run
+        if any(r.report_step(i, statistics.mean(values)) for r in reporters(callbacks)):
+            pruned = True
+            break
+    mean = statistics.mean(values)
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    tracker.log(
+        run_id,
+        metrics={
+            "cv_folds_run": len(values),
+            f"cv_{cfg.objective}_mean": mean,
+            f"cv_{cfg.objective}_std": spread,
+        },
+    )
+    fit = FitResult({}, epochs, max(1, round(statistics.mean(best_epochs))))
+    return TrialOutcome(
+        number,
+        params,
+        PRUNED if pruned else COMPLETE,
+        mean,
+        fit,
+        time.perf_counter() - start,
+        None,
+        {cfg.objective: mean},
+    )

@@ -1,0 +1,89 @@
+"""k-fold CV: fold runs nested under the trial run, mean objective, per-fold pruning."""
+
+from __future__ import annotations
+
+import statistics
+
+import optuna
+import pytest
+from conftest import write_task
+from mlflow import MlflowClient
+from test_pipeline import runs_of
+
+from flows.tune import tune
+from sweepflow.config import load_task
+from sweepflow.data import prepare
+from sweepflow.engines.optuna_engine import EpochPruning
+from sweepflow.errors import ConfigError
+from sweepflow.search import TrialRecorder
+from sweepflow.settings import Store
+from sweepflow.tracking import Tracker
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_cv_trials_average_their_nested_fold_runs(tmp_path):
+    path = write_task(tmp_path, "tiny_cv", "regression", overrides={"cv": 3})
+    store = Store(tmp_path / "store")
+    report = tune(str(path), store=str(store.root), data_dir=str(tmp_path))
+    client = MlflowClient(store.mlflow_uri, registry_uri=store.mlflow_uri)
+    parents, children = runs_of(client, "tiny_cv")
+    exp = client.get_experiment_by_name("tiny_cv").experiment_id
+    assert len(children) == 2
+    for trial in children:
+        folds = client.search_runs([exp], f"tags.mlflow.parentRunId = '{trial.info.run_id}'")
+        assert sorted(int(f.data.tags["fold"]) for f in folds) == [1, 2, 3]
+        fold_values = [f.data.metrics["final_val_mae"] for f in folds]
+        assert trial.data.metrics["cv_val_mae_mean"] == pytest.approx(statistics.mean(fold_values))
+        assert trial.data.metrics["cv_val_mae_std"] == pytest.approx(statistics.stdev(fold_values))
+        assert trial.data.metrics["final_val_mae"] == pytest.approx(statistics.mean(fold_values))
+        for fold in folds:
+            steps = [m.step for m in client.get_metric_history(fold.info.run_id, "val_loss")]
+            assert steps == list(range(1, int(fold.data.metrics["epochs_run"]) + 1))
+    assert report.best_value == pytest.approx(
+        min(c.data.metrics["final_val_mae"] for c in children)
+    )
+    assert "test_mae" in parents[0].data.metrics
+
+
+def test_a_pruned_cv_trial_stops_after_the_fold_that_was_pruned(tmp_path):
+    cfg = load_task(str(write_task(tmp_path, "tiny_cvp", "binary", overrides={"cv": 4})), tmp_path)
+    data = prepare(cfg, tmp_path)
+    store = Store(tmp_path / "store")
+    store.ensure()
+    tracker = Tracker(store.mlflow_uri, store.artifact_root)
+    exp = tracker.experiment("tiny_cvp")
+    parent = tracker.start_run(exp, "search")
+    study = optuna.create_study(
+        storage=store.study_storage, pruner=optuna.pruners.ThresholdPruner(upper=0.0)
+    )
+    trial = study.ask()
+    pruning = EpochPruning(trial, cfg.objective)
+    params = {
+        "layers": 1,
+        "units_1": 4,
+        "dropout": 0.0,
+        "learning_rate": 0.01,
+        "optimizer": "adam",
+        "batch_size": 32,
+        "epochs": 2,
+    }
+    outcome = TrialRecorder(cfg, data, tracker, exp, parent)(
+        params, 0, [pruning], lambda: pruning.pruned
+    )
+    assert outcome.state == "pruned" and pruning.pruned
+    trial_run = tracker.client.search_runs([exp], "tags.`sweepflow.role` = 'trial'")[0]
+    assert trial_run.data.metrics["cv_folds_run"] == 1
+    assert trial_run.data.tags["state"] == "pruned"
+
+
+def test_cv_is_refused_where_it_cannot_run(tmp_path):
+    path = write_task(
+        tmp_path,
+        "t",
+        "binary",
+        overrides={"cv": 3, "search": {"engine": "keras-tuner", "tuner": "random"}},
+    )
+    with pytest.raises(ConfigError, match="k-fold trials run with the optuna engine only"):
+        load_task(str(path), tmp_path)
+    with pytest.raises(ConfigError, match="2 ≤ k"):
+        load_task(str(write_task(tmp_path, "u", "binary", overrides={"cv": 1})), tmp_path)
