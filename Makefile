@@ -65,9 +65,8 @@ ui: install ## MLflow UI on http://127.0.0.1:$(PORT) over the store
 	  --backend-store-uri sqlite:///$(abspath $(STORE))/mlflow.db \
 	  --default-artifact-root $(abspath $(STORE))/artifacts
 
-dashboard: install ## optuna-dashboard on http://127.0.0.1:$(DASH_PORT) over the Optuna studies (TASK's study listed)
-	@echo "study '$(TASK)': open http://127.0.0.1:$(DASH_PORT)/dashboard and pick it"
-	$(VENV)/bin/optuna-dashboard sqlite:///$(abspath $(STORE))/optuna.db --host 127.0.0.1 --port $(DASH_PORT)
+dashboard: install ## optuna-dashboard on http://127.0.0.1:$(DASH_PORT) over TASK's study
+	$(PY) -m sweepflow dashboard $(TASK) --store $(STORE) --port $(DASH_PORT)
 
 test: install ## Run the test suite (real MLflow/Optuna/Prefect in temp folders; no slow tests)
 	$(PY) -m pytest -m "not slow" -q

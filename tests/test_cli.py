@@ -72,3 +72,10 @@ def test_bad_csv_through_the_whole_flow(tmp_path):
         for line in last
     )
     assert "Traceback" not in out.stderr + out.stdout
+
+
+def test_dashboard_needs_an_existing_study(tmp_path):
+    path = write_task(tmp_path, "nostudy", "binary")
+    out = cli("dashboard", str(path), "--store", str(tmp_path / "s"))
+    assert out.returncode == 2
+    assert "no study 'nostudy'" in out.stderr and "make tune TASK=nostudy" in out.stderr

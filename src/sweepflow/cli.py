@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--spaces", default=str(DEFAULT_SPACES_DIR))
     runner = sub.add_parser("serve", help="run the scheduled retrain deployments (blocks)")
     runner.add_argument("--store", default=str(DEFAULT_STORE))
+    dash = sub.add_parser("dashboard", help="optuna-dashboard over a task's study (127.0.0.1)")
+    dash.add_argument("task")
+    dash.add_argument("--store", default=str(DEFAULT_STORE))
+    dash.add_argument("--spaces", default=str(DEFAULT_SPACES_DIR))
+    dash.add_argument("--host", default="127.0.0.1")
+    dash.add_argument("--port", type=int, default=8080)
     tasks = sub.add_parser("tasks", help="list the known tasks")
     tasks.add_argument("--spaces", default=str(DEFAULT_SPACES_DIR))
     check = sub.add_parser("validate", help="validate task YAML files without running them")
@@ -93,16 +99,28 @@ def load_all(names: list[str], spaces: Path, **overrides: object) -> list[TaskCo
     return [load_task(n, spaces).with_overrides(**overrides) for n in expand(names)]
 
 
+def _open_store(path: str) -> Store:
+    """Create the store (or fail early), and set the environment the stack reads on import."""
+    store = Store(Path(path))
+    store.ensure()
+    configure_environment(store)
+    logging.getLogger("sweepflow").setLevel(logging.INFO)
+    return store
+
+
+def _print_summary(title: str, reports: list) -> None:
+    print(f"\n{title}")
+    for report in reports:
+        print("  " + report.line())
+
+
 def _tune(args: argparse.Namespace) -> int:
     if args.trials is not None and args.trials < 1:
         raise SweepflowError(f"--trials must be ≥ 1, got {args.trials}")
     configs = load_all(
         args.tasks, Path(args.spaces), trials=args.trials, engine=args.engine, seed=args.seed
     )
-    store = Store(Path(args.store))
-    store.ensure()
-    configure_environment(store)
-    logging.getLogger("sweepflow").setLevel(logging.INFO)
+    store = _open_store(args.store)
     from flows.tune import tune  # imports Prefect, TensorFlow: only once the input is valid
 
     quiet_user_errors()
@@ -120,9 +138,7 @@ def _tune(args: argparse.Namespace) -> int:
             verbose=args.verbose,
         )
         reports.append(report)
-    print("\nsweepflow summary")
-    for report in reports:
-        print("  " + report.line())
+    _print_summary("sweepflow summary", reports)
     print(
         f"Browse them: make ui  (MLflow on http://127.0.0.1:5000, store {redact(store.mlflow_uri)})"
     )
@@ -131,10 +147,7 @@ def _tune(args: argparse.Namespace) -> int:
 
 def _retrain(args: argparse.Namespace) -> int:
     configs = load_all(args.tasks, Path(args.spaces))
-    store = Store(Path(args.store))
-    store.ensure()
-    configure_environment(store)
-    logging.getLogger("sweepflow").setLevel(logging.INFO)
+    _open_store(args.store)
     from flows.retrain import retrain
 
     quiet_user_errors()
@@ -142,17 +155,13 @@ def _retrain(args: argparse.Namespace) -> int:
         retrain(cfg.source_file, store=args.store, data_dir=args.data_dir, spaces_dir=args.spaces)
         for cfg in configs
     ]
-    print("\nsweepflow retrain summary")
-    for report in reports:
-        print("  " + report.line())
+    _print_summary("sweepflow retrain summary", reports)
     return 0
 
 
 def _schedule(args: argparse.Namespace) -> int:
     cfg = load_task(args.task, Path(args.spaces))
-    store = Store(Path(args.store))
-    store.ensure()
-    configure_environment(store)
+    store = _open_store(args.store)
     from flows.schedule import schedule_retrain
 
     deployment_id = schedule_retrain(cfg.source_file, args.cron, store, args.data_dir, args.spaces)
@@ -164,9 +173,7 @@ def _schedule(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    store = Store(Path(args.store))
-    configure_environment(store)
-    logging.getLogger("sweepflow").setLevel(logging.INFO)
+    store = _open_store(args.store)
     from flows.schedule import serve_scheduled
 
     quiet_user_errors()
@@ -176,6 +183,27 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # SIGTERM closes the running trial like Ctrl-C does
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    name = load_task(args.task, Path(args.spaces)).name
+    store = Store(Path(args.store))
+    import optuna
+    import optuna_dashboard
+
+    missing = store.optuna_storage is None and not (store.root / "optuna.db").is_file()
+    try:
+        if missing:
+            raise KeyError(name)
+        storage = optuna.storages.RDBStorage(store.study_storage)
+        study_id = storage.get_study_id_from_name(name)
+    except KeyError:
+        raise SweepflowError(
+            f"no study '{name}' in {redact(store.study_storage)}; run `make tune TASK={name}`"
+        ) from None
+    print(f"study '{name}': http://{args.host}:{args.port}/dashboard/studies/{study_id}")
+    optuna_dashboard.run_server(storage, host=args.host, port=args.port)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             return _schedule(args)
         if args.command == "serve":
             return _serve(args)
+        if args.command == "dashboard":
+            return _dashboard(args)
         if args.command == "tasks":
             print("\n".join(known_tasks(Path(args.spaces))))
             return 0
