@@ -187,18 +187,18 @@ def _prepare_arrays(
         y_te = np.array([lookup[str(v)] for v in y_te], dtype=np.int32)
     strat = y_tr_all if cfg.kind != "regression" else None
     tr, va = _split(len(y_tr_all), d.val_fraction, d.split_seed, strat)
-    pre = fit(_take(x_tr_all, tr))
-    transform = pre.transform
+    x_tr = _take(x_tr_all, tr)
+    pre = fit(x_tr)
     return Prepared(
         kind=cfg.kind,
-        x_train=transform(_take(x_tr_all, tr)),
+        x_train=pre.transform(x_tr),
         y_train=y_tr_all[tr],
-        x_val=transform(_take(x_tr_all, va)),
+        x_val=pre.transform(_take(x_tr_all, va)),
         y_val=y_tr_all[va],
-        x_test=transform(x_te),
+        x_test=pre.transform(x_te),
         y_test=y_te,
         raw_test=raw(x_te),
-        raw_train=raw(_take(x_tr_all, tr)),
+        raw_train=raw(x_tr),
         preprocessor=pre,
         class_names=classes,
         origin=where,

@@ -34,7 +34,7 @@ class SearchSummary:
 
 
 class Engine(Protocol):
-    """How to search: sample params, run trials through `trial_fn`, report the best."""
+    """How to search: sample params, run each trial through a `TrialRecorder`, report the best."""
 
     name: str
 
