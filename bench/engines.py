@@ -92,13 +92,12 @@ def one_run(task: str, label: str, seed: int, budget: float, data, work: Path) -
         trials=10_000, seed=seed, timeout=budget, **ENGINES[label]
     )
     store = Store(work / f"{task}-{label.replace(' ', '_')}-{seed}")
-    store.ensure()
     events: list[dict] = []
     clock = {"start": time.perf_counter(), "probe": 0.0}
     result = run_search(
         cfg,
         data,
-        Tracker(store.mlflow_uri, store.artifact_root),
+        Tracker.for_store(store),
         make_engine(cfg.search.engine, store),
         extra_callbacks=make_probe(data, events, clock, budget),
     )

@@ -7,13 +7,12 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from sweepflow import pipeline
+from flows.tune import prepare_data
 from sweepflow import retrain as rt
 from sweepflow.config import load_task
 from sweepflow.settings import DEFAULT_SPACES_DIR, DEFAULT_STORE, Store, resolve_data_dir
 
 start = task(rt.start, name="load champion", cache_policy=NO_CACHE)
-prepare_data = task(pipeline.stage_prepare, name="prepare data", cache_policy=NO_CACHE)
 check_drift = task(rt.check_drift, name="check drift", cache_policy=NO_CACHE)
 challenger = task(rt.train_challenger, name="train challenger", cache_policy=NO_CACHE)
 decide = task(rt.decide, name="compare and register", cache_policy=NO_CACHE)

@@ -46,12 +46,6 @@ class TuneReport:
         )
 
 
-def tracker_for(store: Store) -> Tracker:
-    """The MLflow tracker over a store (created if missing)."""
-    store.ensure()
-    return Tracker(store.mlflow_uri, store.artifact_root)
-
-
 def stage_prepare(cfg: TaskConfig, data_dir: Path) -> Prepared:
     """Load, split and preprocess the task's data."""
     start = time.perf_counter()
@@ -82,14 +76,14 @@ def stage_search(cfg: TaskConfig, data: Prepared, store: Store, verbose: int = 0
         device,
     )
     engine = make_engine(cfg.search.engine, store)
-    return run_search(cfg, data, tracker_for(store), engine, device=device, verbose=verbose)
+    return run_search(cfg, data, Tracker.for_store(store), engine, device=device, verbose=verbose)
 
 
 def stage_evaluate(
     cfg: TaskConfig, data: Prepared, search: SearchResult, store: Store, verbose: int = 0
 ) -> Evaluation:
     """Retrain the best configuration and score it on the test split; log it on the search run."""
-    tracker = tracker_for(store)
+    tracker = Tracker.for_store(store)
     with tempfile.TemporaryDirectory() as tmp:
         evaluation = final_evaluate(
             data, search.summary, base_seed=cfg.search.seed, out_dir=Path(tmp), verbose=verbose
@@ -114,7 +108,7 @@ def stage_register(
     cfg: TaskConfig, data: Prepared, search: SearchResult, evaluation: Evaluation, store: Store
 ) -> Decision:
     """Register the final model and apply the champion rule; close the search run."""
-    tracker = tracker_for(store)
+    tracker = Tracker.for_store(store)
     decision = register(tracker, search.parent_run_id, cfg.name, data, evaluation)
     tracker.log(search.parent_run_id, tags={"sweepflow.stage": "registered"})
     tracker.end(search.parent_run_id)

@@ -92,8 +92,7 @@ def load_champion(tracker: Tracker, task: str) -> Champion:
 
 def start(cfg: TaskConfig, store: Store) -> RetrainRun:
     """Find the champion and open the retrain run."""
-    store.ensure()
-    tracker = Tracker(store.mlflow_uri, store.artifact_root)
+    tracker = Tracker.for_store(store)
     champ = load_champion(tracker, cfg.name)
     experiment_id = tracker.experiment(cfg.name)
     run_id = tracker.start_run(
@@ -116,7 +115,7 @@ def start(cfg: TaskConfig, store: Store) -> RetrainRun:
 
 def check_drift(cfg: TaskConfig, data: Prepared, run: RetrainRun, store: Store) -> RetrainRun:
     """PSI of the current training data against the champion's; may decide to skip."""
-    tracker = Tracker(store.mlflow_uri, store.artifact_root)
+    tracker = Tracker.for_store(store)
     reference = run.champion.model.meta.get("profile")
     if reference is None or data.raw_train is None:
         return run
@@ -147,7 +146,7 @@ def check_drift(cfg: TaskConfig, data: Prepared, run: RetrainRun, store: Store) 
 
 def train_challenger(cfg: TaskConfig, data: Prepared, run: RetrainRun, store: Store) -> Evaluation:
     """Champion's params over N seeds (+ optional warm-started search); best by val, retrained."""
-    tracker = Tracker(store.mlflow_uri, store.artifact_root)
+    tracker = Tracker.for_store(store)
     base_seed = cfg.search.seed + 7919 * int(run.champion.version)  # unlike the champion's seeds
     seed_cfg = replace(cfg, search=replace(cfg.search, seed=base_seed))
     recorder = TrialRecorder(seed_cfg, data, tracker, run.experiment_id, run.run_id)
@@ -189,7 +188,7 @@ def decide(
     cfg: TaskConfig, data: Prepared, run: RetrainRun, evaluation: Evaluation, store: Store
 ) -> tuple[str, Comparison]:
     """Compare on the same current test split; register the challenger; promote if it clears."""
-    tracker = Tracker(store.mlflow_uri, store.artifact_root)
+    tracker = Tracker.for_store(store)
     champ_out = run.champion.model.predict(None, data.raw_test)
     scores = evaluation.model.predict(data.x_test, batch_size=1024, verbose=0)
     if data.kind == "regression":
@@ -243,7 +242,7 @@ def decide(
 
 def finish_skipped(run: RetrainRun, store: Store) -> None:
     """Record why no challenger was trained and close the run."""
-    tracker = Tracker(store.mlflow_uri, store.artifact_root)
+    tracker = Tracker.for_store(store)
     tracker.log(run.run_id, tags={"decision.promoted": "False", "decision.reason": run.skipped})
     tracker.end(run.run_id)
 
@@ -266,6 +265,6 @@ def report(
 
 def fail(run: RetrainRun, store: Store, exc: BaseException) -> None:
     """Close the retrain run as failed, with the reason (nothing is registered or promoted)."""
-    tracker = Tracker(store.mlflow_uri, store.artifact_root)
+    tracker = Tracker.for_store(store)
     tracker.log(run.run_id, tags={"failure_reason": f"{type(exc).__name__}: {exc}"[:500]})
     tracker.end(run.run_id, ok=False)

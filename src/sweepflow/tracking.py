@@ -15,6 +15,7 @@ from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 
 from sweepflow.plots import learning_curve
+from sweepflow.settings import Store
 from sweepflow.trial import FAILED, TrialOutcome
 
 _BATCH = 900  # MLflow accepts up to 1000 metrics per log_batch call
@@ -78,6 +79,12 @@ class Tracker:
         self.uri = tracking_uri
         self.artifact_root = Path(artifact_root)
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    @classmethod
+    def for_store(cls, store: Store) -> Tracker:
+        """The tracker over a store (created, or refused early when it is not writable)."""
+        store.ensure()
+        return cls(store.mlflow_uri, store.artifact_root)
 
     def experiment(self, task: str) -> str:
         """The experiment of a task (created on first use, artifacts under the store)."""
