@@ -11,6 +11,10 @@ TRIALS   ?=
 ENGINE   ?=
 SEED     ?=
 VERBOSE  ?= 0
+WORKERS  ?= 1
+# Optuna storage URL (postgresql://user:pw@host/db) for studies shared by workers; empty: SQLite
+# in the store. It reaches sweepflow through the environment, never on a command line.
+STORAGE  ?=
 PORT     ?= 5000
 DASH_PORT ?= 8080
 PREFECT_PORT ?= 4200
@@ -26,8 +30,11 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 3
+ifneq ($(STORAGE),)
+export SWEEPFLOW_STORAGE := $(STORAGE)
+endif
 
-.PHONY: help install tune retrain server schedule serve tasks ui dashboard bench-engines test test-slow lint format lock clean
+.PHONY: help install tune worker retrain server schedule serve tasks ui dashboard bench-engines bench-workers test test-slow lint format lock clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,9 +48,12 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PY) -m pip install -q -c requirements.lock -e ".[$(TF_EXTRA),dev]"
 	touch $@
 
-tune: install ## Tune TASK (default: one offline task of each kind); TRIALS= ENGINE= SEED= override
-	$(PY) -m sweepflow tune $(TASK) --store $(STORE) --verbose $(VERBOSE) \
+tune: install ## Tune TASK (default: one offline task of each kind); TRIALS= ENGINE= SEED= WORKERS= STORAGE=
+	$(PY) -m sweepflow tune $(TASK) --store $(STORE) --verbose $(VERBOSE) --workers $(WORKERS) \
 	  $(if $(TRIALS),--trials $(TRIALS)) $(if $(ENGINE),--engine $(ENGINE)) $(if $(SEED),--seed $(SEED))
+
+worker: install ## One more worker on TASK's running search (same STORAGE= and MLFLOW_TRACKING_URI)
+	$(PY) -m sweepflow worker $(TASK) --store $(STORE) --verbose $(VERBOSE)
 
 retrain: install ## Retrain TASK's champion on its current data; promote only if really better
 	$(PY) -m sweepflow retrain $(TASK) --store $(STORE)
@@ -71,11 +81,14 @@ dashboard: install ## optuna-dashboard on http://127.0.0.1:$(DASH_PORT) over TAS
 test: install ## Run the test suite (real MLflow/Optuna/Prefect in temp folders; no slow tests)
 	$(PY) -m pytest -m "not slow" -q
 
-test-slow: install ## Run the slow tests too (real data from DATA_DIR)
-	$(PY) -m pytest -q
+test-slow: install ## Run only the slow tests (kill/resume, PostgreSQL workers, real data in DATA_DIR)
+	$(PY) -m pytest -m slow -q
 
 bench-engines: install ## Benchmark the engines on fashion_mnist + imdb (real data; ~45 min)
 	$(PY) bench/engines.py
+
+bench-workers: install ## Trials/hour with WORKERS=1 vs 2 on one study (carseats, ~10 min)
+	$(PY) bench/workers.py
 
 lint: install ## ruff lint + format check
 	$(VENV)/bin/ruff check src flows tests bench

@@ -27,7 +27,7 @@ def retrain(
 ) -> rt.RetrainReport:
     """Retrain a task's champion on its current data; promote only a really better model."""
     cfg = load_task(task_name, Path(spaces_dir))
-    where = Store(Path(store))
+    where = Store.from_env(store)
     run = start(cfg, where)
     try:
         data = prepare_data(cfg, resolve_data_dir(data_dir))

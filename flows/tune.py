@@ -34,7 +34,7 @@ def tune(
     cfg = load_task(task_name, Path(spaces_dir)).with_overrides(
         trials=trials, engine=engine, seed=seed
     )
-    where = Store(Path(store))
+    where = Store.from_env(store)  # shared databases come from the environment
     data = prepare_data(cfg, resolve_data_dir(data_dir))
     found = search(cfg, data, where, verbose)
     evaluation = evaluate(cfg, data, found, where, verbose)

@@ -25,6 +25,18 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import yaml  # noqa: E402
 
+# Variables that point sweepflow at other stores. mlflow.set_tracking_uri() exports
+# MLFLOW_TRACKING_URI inside this test process, so child processes must not inherit it.
+_STORE_VARS = ("MLFLOW_TRACKING_URI", "SWEEPFLOW_TRACKING_URI", "SWEEPFLOW_STORAGE")
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for a child `sweepflow` process: this one's, minus store pointers."""
+    env = {k: v for k, v in os.environ.items() if k not in _STORE_VARS}
+    env.update(extra)
+    return env
+
+
 SMALL_SPACE = {
     "layers": {"type": "int", "min": 1, "max": 2},
     "units": {"type": "int", "min": 4, "max": 16, "log": True},
@@ -75,6 +87,16 @@ def write_task(
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
+
+
+@pytest.fixture(autouse=True)
+def _no_store_pointers_between_tests():
+    """Each test starts with no store variables (in-process CLI calls and MLflow set them)."""
+    for var in _STORE_VARS:
+        os.environ.pop(var, None)
+    yield
+    for var in _STORE_VARS:
+        os.environ.pop(var, None)
 
 
 @pytest.fixture(scope="session")

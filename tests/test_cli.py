@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import make_table, write_task
+from conftest import child_env, make_table, write_task
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -18,6 +18,7 @@ def cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=600,
+        env=child_env(),
     )
 
 

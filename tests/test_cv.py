@@ -16,6 +16,7 @@ from sweepflow.data import prepare
 from sweepflow.engines.optuna_engine import EpochPruning
 from sweepflow.errors import ConfigError
 from sweepflow.search import TrialRecorder
+from sweepflow.session import Session
 from sweepflow.settings import Store
 from sweepflow.tracking import Tracker
 
@@ -67,7 +68,7 @@ def test_a_pruned_cv_trial_stops_after_the_fold_that_was_pruned(tmp_path):
         "batch_size": 32,
         "epochs": 2,
     }
-    outcome = TrialRecorder(cfg, data, tracker, exp, parent)(
+    outcome = TrialRecorder(cfg, data, tracker, Session(exp, parent, budget=1))(
         params, 0, [pruning], lambda: pruning.pruned
     )
     assert outcome.state == "pruned" and pruning.pruned

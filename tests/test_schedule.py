@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import make_table, write_task
+from conftest import child_env, make_table, write_task
 from mlflow import MlflowClient
 
 from sweepflow.settings import Store
@@ -41,7 +41,7 @@ def stop(proc: subprocess.Popen) -> None:
 def prefect_server(tmp_path):
     """`prefect server start` on a free loopback port; yields (API URL, environment)."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env = {k: v for k, v in child_env().items() if not k.startswith("PREFECT_API")}
     env.update(
         PREFECT_HOME=str(tmp_path / "prefect-server"),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -13,10 +14,16 @@ from sweepflow.errors import SweepflowError
 from sweepflow.settings import (
     DEFAULT_SPACES_DIR,
     DEFAULT_STORE,
+    LOCKED_HINT,
+    STORAGE_ENV,
+    TRACKING_ENV,
     Store,
+    adopt_user_tracking_uri,
     configure_environment,
+    is_locked_error,
     redact,
 )
+from sweepflow.workers import WorkerPool, init_shared_stores, threads_per_worker
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,6 +45,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     tune.add_argument("--spaces", default=str(DEFAULT_SPACES_DIR), help="task YAML folder")
     tune.add_argument("--verbose", type=int, default=0, help="Keras epoch output (0, 1 or 2)")
+    tune.add_argument(
+        "--workers", type=int, default=1, help="processes on the study (this one + n-1 workers)"
+    )
+    _storage_args(tune)
+    work = sub.add_parser("worker", help="one more worker process on a task's running search")
+    work.add_argument("task")
+    work.add_argument("--store", default=str(DEFAULT_STORE))
+    work.add_argument("--data-dir")
+    work.add_argument("--spaces", default=str(DEFAULT_SPACES_DIR))
+    work.add_argument("--worker-id", type=int, help="distinct per worker (default: from the pid)")
+    work.add_argument("--wait", type=float, default=600, help="seconds to wait for the search")
+    work.add_argument("--verbose", type=int, default=0)
+    _storage_args(work)
     again = sub.add_parser("retrain", help="retrain champions; promote only really better ones")
     again.add_argument("tasks", nargs="+")
     again.add_argument("--store", default=str(DEFAULT_STORE))
@@ -57,12 +77,22 @@ def _parser() -> argparse.ArgumentParser:
     dash.add_argument("--spaces", default=str(DEFAULT_SPACES_DIR))
     dash.add_argument("--host", default="127.0.0.1")
     dash.add_argument("--port", type=int, default=8080)
+    _storage_args(dash)
     tasks = sub.add_parser("tasks", help="list the known tasks")
     tasks.add_argument("--spaces", default=str(DEFAULT_SPACES_DIR))
     check = sub.add_parser("validate", help="validate task YAML files without running them")
     check.add_argument("tasks", nargs="+")
     check.add_argument("--spaces", default=str(DEFAULT_SPACES_DIR))
     return parser
+
+
+def _storage_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--storage", help=f"Optuna storage URL, e.g. postgresql://… (default ${STORAGE_ENV})"
+    )
+    parser.add_argument(
+        "--tracking-uri", help="MLflow tracking server or database (default $MLFLOW_TRACKING_URI)"
+    )
 
 
 class _NoTracebackForUserErrors(logging.Filter):
@@ -99,9 +129,17 @@ def load_all(names: list[str], spaces: Path, **overrides: object) -> list[TaskCo
     return [load_task(n, spaces).with_overrides(**overrides) for n in expand(names)]
 
 
-def _open_store(path: str) -> Store:
-    """Create the store (or fail early), and set the environment the stack reads on import."""
-    store = Store(Path(path))
+def _open_store(path: str, args: argparse.Namespace | None = None) -> Store:
+    """Create the store (or fail early), and set the environment the stack reads on import.
+
+    Shared databases travel in the environment, never as flow parameters (no password is ever
+    recorded by Prefect).
+    """
+    if args is not None and getattr(args, "storage", None):
+        os.environ[STORAGE_ENV] = args.storage
+    if args is not None and getattr(args, "tracking_uri", None):
+        os.environ[TRACKING_ENV] = args.tracking_uri
+    store = Store.from_env(Path(path))
     store.ensure()
     configure_environment(store)
     logging.getLogger("sweepflow").setLevel(logging.INFO)
@@ -117,31 +155,57 @@ def _print_summary(title: str, reports: list) -> None:
 def _tune(args: argparse.Namespace) -> int:
     if args.trials is not None and args.trials < 1:
         raise SweepflowError(f"--trials must be ≥ 1, got {args.trials}")
+    if args.workers < 1:
+        raise SweepflowError(f"--workers must be ≥ 1, got {args.workers}")
     configs = load_all(
         args.tasks, Path(args.spaces), trials=args.trials, engine=args.engine, seed=args.seed
     )
-    store = _open_store(args.store)
+    if args.workers > 1:
+        for cfg in configs:
+            if cfg.search.engine != "optuna":
+                raise SweepflowError(
+                    f"{cfg.source_file}: field 'search.engine': workers > 1 need the optuna engine"
+                )
+    store = _open_store(args.store, args)
+    if args.workers > 1:
+        init_shared_stores(store)
+        os.environ["SWEEPFLOW_THREADS"] = str(threads_per_worker(args.workers))
     from flows.tune import tune  # imports Prefect, TensorFlow: only once the input is valid
 
     quiet_user_errors()
 
     reports = []
     for cfg in configs:
-        report = tune(
-            cfg.source_file,
-            trials=args.trials,
-            engine=args.engine,
-            seed=args.seed,
-            store=args.store,
-            data_dir=args.data_dir,
-            spaces_dir=args.spaces,
-            verbose=args.verbose,
-        )
+        with WorkerPool(cfg, args, args.workers - 1):
+            report = tune(
+                cfg.source_file,
+                trials=args.trials,
+                engine=args.engine,
+                seed=args.seed,
+                store=args.store,
+                data_dir=args.data_dir,
+                spaces_dir=args.spaces,
+                verbose=args.verbose,
+            )
         reports.append(report)
     _print_summary("sweepflow summary", reports)
     print(
         f"Browse them: make ui  (MLflow on http://127.0.0.1:5000, store {redact(store.mlflow_uri)})"
     )
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    cfg = load_task(args.task, Path(args.spaces))
+    store = _open_store(args.store, args)
+    from sweepflow.data import prepare
+    from sweepflow.pipeline import stage_work
+    from sweepflow.settings import resolve_data_dir
+
+    worker = args.worker_id if args.worker_id is not None else 1 + os.getpid() % 9973
+    data = prepare(cfg, resolve_data_dir(args.data_dir))
+    ran = stage_work(cfg, data, store, worker, args.wait, args.verbose)
+    print(f"worker {worker}: ran {ran} trial(s) of {cfg.name}; the search's budget is spent")
     return 0
 
 
@@ -187,7 +251,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def _dashboard(args: argparse.Namespace) -> int:
     name = load_task(args.task, Path(args.spaces)).name
-    store = Store(Path(args.store))
+    store = _open_store(args.store, args)
     import optuna
     import optuna_dashboard
 
@@ -209,10 +273,13 @@ def _dashboard(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors print one line and exit 2."""
     args = _parser().parse_args(argv)
+    adopt_user_tracking_uri()
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         if args.command == "tune":
             return _tune(args)
+        if args.command == "worker":
+            return _worker(args)
         if args.command == "retrain":
             return _retrain(args)
         if args.command == "schedule":
@@ -229,6 +296,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except SweepflowError as exc:
         print(f"sweepflow: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if not is_locked_error(exc):
+            raise
+        print(f"sweepflow: error: {LOCKED_HINT}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(

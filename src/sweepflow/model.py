@@ -152,6 +152,11 @@ def configure_devices() -> str:
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")  # retracing notices from predict() on fresh models
+    threads = int(os.environ.get("SWEEPFLOW_THREADS", 0))
+    if threads:  # several worker processes share the cores
+        with contextlib.suppress(RuntimeError):  # already initialised in this process
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
     gpus = tf.config.list_physical_devices("GPU")
     for gpu in gpus:
         with contextlib.suppress(RuntimeError):  # already initialised in this process

@@ -14,7 +14,8 @@ from sweepflow.data import Prepared, prepare
 from sweepflow.engines import make_engine
 from sweepflow.evaluate import Evaluation, final_evaluate
 from sweepflow.registry import Decision, register
-from sweepflow.search import SearchResult, run_search
+from sweepflow.search import SearchResult, run_search, run_worker
+from sweepflow.session import close
 from sweepflow.settings import Store
 from sweepflow.tracking import Tracker
 
@@ -110,9 +111,20 @@ def stage_register(
     """Register the final model and apply the champion rule; close the search run."""
     tracker = Tracker.for_store(store)
     decision = register(tracker, search.parent_run_id, cfg.name, data, evaluation)
-    tracker.log(search.parent_run_id, tags={"sweepflow.stage": "registered"})
-    tracker.end(search.parent_run_id)
+    close(tracker, search.parent_run_id, stage="registered")
     return decision
+
+
+def stage_work(
+    cfg: TaskConfig, data: Prepared, store: Store, worker: int, wait: float, verbose: int = 0
+) -> int:
+    """One more worker on the task's open search: run trials until its budget is spent."""
+    from sweepflow.model import configure_devices
+
+    device = configure_devices()
+    log.info("%s: worker %d on %s", cfg.name, worker, device)
+    engine = make_engine(cfg.search.engine, store, worker=worker)
+    return run_worker(cfg, data, Tracker.for_store(store), engine, wait, verbose)
 
 
 def report(

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import warnings
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+log = logging.getLogger("sweepflow.search")
 
 
 def learning_curve(history: dict[str, list[float]], path: Path, title: str) -> Path:
@@ -65,3 +70,28 @@ def predicted_vs_actual(y_true: np.ndarray, y_pred: np.ndarray, path: Path, titl
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def study_figures(study: Any, out: Path) -> list[Path]:
+    """Optuna's optimisation-history and parameter-importance plots, as PNG files."""
+    from optuna.visualization import matplotlib as ovm
+
+    figures = []
+    for name, plot in (
+        ("optimization_history", ovm.plot_optimization_history),
+        ("param_importances", ovm.plot_param_importances),
+    ):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ax = plot(study)
+            fig = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
+            fig.set_size_inches(7, 4.5)
+            fig.tight_layout()
+            path = out / f"{name}.png"
+            fig.savefig(path, dpi=90)
+            plt.close(fig)
+            figures.append(path)
+        except Exception as exc:  # e.g. importances need ≥ 2 completed trials
+            log.info("skipped the %s plot: %s", name, exc)
+    return figures

@@ -159,18 +159,33 @@ def promote_if_better(
     return decision
 
 
+def version_of_run(client: MlflowClient, name: str, run_id: str) -> str | None:
+    """The version already registered from `run_id` (a resumed run that was cut off), if any."""
+    try:
+        found = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    except MlflowException:
+        return None
+    complete = [v for v in found if "headline_metric" in v.tags]
+    return str(max(int(v.version) for v in complete)) if complete else None
+
+
 def register_version(
     tracker: Tracker, run_id: str, name: str, data: Prepared, evaluation: Evaluation
 ) -> str:
-    """Log the final model on `run_id`, register it as a new version tagged with its metrics."""
+    """Log the final model on `run_id`, register it as a new version tagged with its metrics.
+
+    The version is created with its test metrics as tags in one call, so no version exists
+    without its evaluation; a run cut off after that reuses its version when resumed.
+    """
+    existing = version_of_run(tracker.client, name, run_id)
+    if existing is not None:
+        log.info("%s: version %s was already registered from this run; reusing it", name, existing)
+        return existing
     with tempfile.TemporaryDirectory() as tmp:
         uri = log_final_model(tracker, run_id, data, evaluation, Path(tmp))
-    client = tracker.client
-    version = str(mlflow.register_model(uri, name, tags={"run_id": run_id}).version)
-    for key, value in evaluation.metrics.items():
-        client.set_model_version_tag(name, version, key, repr(float(value)))
-    client.set_model_version_tag(name, version, "headline_metric", evaluation.headline)
-    return version
+    tags = {key: repr(float(value)) for key, value in evaluation.metrics.items()}
+    tags.update({"run_id": run_id, "headline_metric": evaluation.headline})
+    return str(mlflow.register_model(uri, name, tags=tags).version)
 
 
 def register(

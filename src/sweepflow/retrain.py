@@ -22,6 +22,7 @@ from sweepflow.evaluate import Evaluation, final_evaluate, predict_labels
 from sweepflow.registry import CHAMPION, champion, promote, register_version
 from sweepflow.search import TrialRecorder
 from sweepflow.serving import features
+from sweepflow.session import Session
 from sweepflow.settings import Store
 from sweepflow.space import FixedSpec
 from sweepflow.tracking import Tracker
@@ -149,7 +150,8 @@ def train_challenger(cfg: TaskConfig, data: Prepared, run: RetrainRun, store: St
     tracker = Tracker.for_store(store)
     base_seed = cfg.search.seed + 7919 * int(run.champion.version)  # unlike the champion's seeds
     seed_cfg = replace(cfg, search=replace(cfg.search, seed=base_seed))
-    recorder = TrialRecorder(seed_cfg, data, tracker, run.experiment_id, run.run_id)
+    session = Session(run.experiment_id, run.run_id, budget=cfg.retrain.search_trials)
+    recorder = TrialRecorder(seed_cfg, data, tracker, session)
     outcomes: list[TrialOutcome] = [
         recorder(run.champion.params, i, [], lambda: False) for i in range(cfg.retrain.seeds)
     ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import tempfile
 import time
 from collections.abc import Callable
@@ -17,6 +19,8 @@ from sweepflow.config import TaskConfig
 from sweepflow.cv import run_cv_trial
 from sweepflow.data import Prepared
 from sweepflow.engines import Engine, SearchSummary
+from sweepflow.errors import SweepflowError
+from sweepflow.session import Session, close, interrupted, join_session, open_session
 from sweepflow.tracking import EpochLogger, Tracker
 from sweepflow.trial import FAILED, TrialOutcome, run_trial
 
@@ -64,35 +68,30 @@ def run_search(
     verbose: int = 0,
     extra_callbacks: CallbackFactory | None = None,
 ) -> SearchResult:
-    """Run the task's search; every trial becomes a nested MLflow run under one parent run."""
+    """Run (or resume) the task's search; every trial is a nested MLflow run under one parent."""
     start = time.perf_counter()
-    experiment_id = tracker.experiment(cfg.name)
-    parent = tracker.start_run(
-        experiment_id,
-        f"search-{time.strftime('%Y%m%d-%H%M%S')}",
-        tags={"sweepflow.role": "search", "sweepflow.stage": "searching", "device": device},
+    session = open_session(
+        tracker, cfg.name, engine.name, cfg.search.trials, search_params(cfg, engine, data), device
     )
-    tracker.log(parent, params=search_params(cfg, engine, data))
-    recorder = TrialRecorder(cfg, data, tracker, experiment_id, parent, verbose, extra_callbacks)
+    parent = session.parent_run_id
+    recorder = TrialRecorder(cfg, data, tracker, session, verbose, extra_callbacks)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            space_file = Path(tmp) / "search_space.yaml"
-            space_file.write_text(yaml.safe_dump(cfg.space.as_dict(), sort_keys=False))
-            tracker.log_files(parent, [space_file])
+            if not session.resumed:
+                space_file = Path(tmp) / "search_space.yaml"
+                space_file.write_text(yaml.safe_dump(cfg.space.as_dict(), sort_keys=False))
+                tracker.log_files(parent, [space_file])
             summary = engine.search(cfg, recorder, Path(tmp))
             tracker.log_files(parent, summary.figures, "plots")
+    except (KeyboardInterrupt, SystemExit) as exc:
+        interrupted(tracker, parent, type(exc).__name__)
+        raise
     except BaseException as exc:
-        tracker.log(
-            parent,
-            tags={
-                "sweepflow.stage": "search failed",
-                "failure_reason": f"{type(exc).__name__}: {exc}"[:500],
-            },
-        )
-        tracker.end(parent, ok=False)
+        tracker.log(parent, tags={"failure_reason": f"{type(exc).__name__}: {exc}"[:500]})
+        close(tracker, parent, stage="search failed", status="FAILED")
         raise
     max_epochs = int(cfg.space.max_value("epochs"))
-    ran = len(summary.session_outcomes)
+    ran = summary.session_trials or len(summary.session_outcomes)
     metrics = {
         "best_value": summary.best_value,
         "best_trial": summary.best_number,
@@ -117,7 +116,27 @@ def run_search(
         summary.best_number,
         summary.counts,
     )
-    return SearchResult(summary, experiment_id, parent, time.perf_counter() - start)
+    return SearchResult(summary, session.experiment_id, parent, time.perf_counter() - start)
+
+
+def run_worker(
+    cfg: TaskConfig, data: Prepared, tracker: Tracker, engine: Engine, wait: float, verbose: int = 0
+) -> int:
+    """Add trials to the task's open search session until its budget is met; return how many."""
+    work = getattr(engine, "work", None)
+    if work is None:
+        raise SweepflowError(
+            f"engine '{engine.name}' cannot share a study between processes; use engine optuna"
+        )
+    session = join_session(tracker, cfg.name, wait)
+    log.info(
+        "%s: worker joined search run %s (budget %d trials)",
+        cfg.name,
+        session.parent_run_id,
+        session.budget,
+    )
+    recorder = TrialRecorder(cfg, data, tracker, session, verbose)
+    return int(work(cfg, recorder))
 
 
 class TrialRecorder:
@@ -132,14 +151,13 @@ class TrialRecorder:
         cfg: TaskConfig,
         data: Prepared,
         tracker: Tracker,
-        experiment_id: str,
-        parent: str,
+        session: Session,
         verbose: int = 0,
         extra_callbacks: CallbackFactory | None = None,
     ) -> None:
-        self.cfg, self.data, self.tracker = cfg, data, tracker
-        self.experiment_id, self.parent, self.verbose = experiment_id, parent, verbose
-        self.extra_callbacks = extra_callbacks
+        self.cfg, self.data, self.tracker, self.session = cfg, data, tracker, session
+        self.experiment_id, self.parent = session.experiment_id, session.parent_run_id
+        self.verbose, self.extra_callbacks = verbose, extra_callbacks
 
     def callbacks(self, logger: EpochLogger) -> list[keras.callbacks.Callback]:
         """The Keras callbacks every trial gets: its epoch logger, then any extra ones."""
@@ -151,7 +169,12 @@ class TrialRecorder:
             self.experiment_id,
             f"trial-{number}",
             self.parent,
-            tags={"sweepflow.role": "trial", "trial_number": number},
+            tags={
+                "sweepflow.role": "trial",
+                "trial_number": number,
+                "sweepflow.host": socket.gethostname(),
+                "sweepflow.pid": os.getpid(),
+            },
         )
         self.tracker.log(run_id, params=params)
         return run_id, self.tracker.epoch_logger(run_id)

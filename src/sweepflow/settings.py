@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_STORE = Path("mlruns")
 DEFAULT_DATA_DIR = Path("data")
 DEFAULT_SPACES_DIR = Path("search_spaces")
+# Environment variables that point a store at shared databases (never passed as flow parameters,
+# so a password in them is never recorded by Prefect).
+STORAGE_ENV = "SWEEPFLOW_STORAGE"  # Optuna storage URL, e.g. postgresql://user:pw@host/db
+# MLflow tracking server or database URI. Not MLFLOW_TRACKING_URI itself: mlflow.set_tracking_uri()
+# rewrites that variable in-process; the CLI copies the user's value here at start-up.
+TRACKING_ENV = "SWEEPFLOW_TRACKING_URI"
+MIN_FREE_MB = 200  # refuse to start a search with less free disk in the store
 
 # Settings the stack needs to run offline and quietly; applied before the libraries are imported.
 _QUIET_ENV = {
@@ -30,8 +38,24 @@ class Store:
     """Where one installation keeps its MLflow database, artifacts and Optuna study."""
 
     root: Path = DEFAULT_STORE
-    tracking_uri: str | None = None  # overrides the SQLite default (e.g. an MLflow server)
-    optuna_storage: str | None = None  # overrides the SQLite default (e.g. postgresql://…)
+    # override the SQLite defaults (an MLflow server, postgresql://…); kept out of reprs
+    tracking_uri: str | None = field(default=None, repr=False)
+    optuna_storage: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, root: str | Path = DEFAULT_STORE) -> Store:
+        """The store at `root`, with shared databases taken from $SWEEPFLOW_STORAGE and
+        $SWEEPFLOW_TRACKING_URI when they are set."""
+        return cls(
+            Path(root),
+            tracking_uri=os.environ.get(TRACKING_ENV) or None,
+            optuna_storage=os.environ.get(STORAGE_ENV) or None,
+        )
+
+    @property
+    def remote_tracking(self) -> bool:
+        """True when MLflow is a tracking server (it decides where artifacts go)."""
+        return bool(self.tracking_uri) and self.tracking_uri.startswith(("http://", "https://"))
 
     @property
     def mlflow_uri(self) -> str:
@@ -62,6 +86,13 @@ class Store:
                 f"store folder '{self.root}' is not writable ({exc.strerror}); "
                 "pass --store with a writable folder"
             ) from None
+        free_mb = shutil.disk_usage(self.root).free // 2**20
+        need = int(os.environ.get("SWEEPFLOW_MIN_FREE_MB", MIN_FREE_MB))
+        if free_mb < need:
+            raise SweepflowError(
+                f"store folder '{self.root}' has only {free_mb} MB free (need {need} MB for runs, "
+                "models and studies); free some disk or pass --store on another disk"
+            )
 
 
 def resolve_data_dir(explicit: str | Path | None = None) -> Path:
@@ -76,6 +107,13 @@ def offline() -> bool:
     return os.environ.get("SWEEPFLOW_OFFLINE", "").lower() in {"1", "true", "yes"}
 
 
+def adopt_user_tracking_uri() -> None:
+    """Take the user's $MLFLOW_TRACKING_URI as the store's tracking URI (call at start-up)."""
+    user = os.environ.get("MLFLOW_TRACKING_URI")
+    if user and not os.environ.get(TRACKING_ENV):
+        os.environ[TRACKING_ENV] = user
+
+
 def configure_environment(store: Store) -> None:
     """Set the environment the stack reads at import time (call before importing it)."""
     for key, value in _QUIET_ENV.items():
@@ -86,3 +124,26 @@ def configure_environment(store: Store) -> None:
 def redact(url: str) -> str:
     """A storage URL with any password replaced by ***, safe to log."""
     return re.sub(r"(//[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
+def sqlite_timeout() -> float:
+    """Seconds a SQLite writer waits for a lock ($SWEEPFLOW_SQLITE_TIMEOUT)."""
+    return float(os.environ.get("SWEEPFLOW_SQLITE_TIMEOUT", 60))
+
+
+LOCKED_HINT = (
+    "the SQLite store is locked by other writers (SQLite allows one writer at a time, on one "
+    "machine); for several workers put the study in PostgreSQL: "
+    "STORAGE=postgresql://user@host/db (see README, 'Many workers')"
+)
+
+
+def is_locked_error(exc: BaseException) -> bool:
+    """True for SQLite's 'database is locked' error, however deep a library wrapped it."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if "database is locked" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False

@@ -75,16 +75,17 @@ class EpochLogger(keras.callbacks.Callback):
 class Tracker:
     """Everything sweepflow records in MLflow goes through here."""
 
-    def __init__(self, tracking_uri: str, artifact_root: Path) -> None:
+    def __init__(self, tracking_uri: str, artifact_root: Path | None) -> None:
         self.uri = tracking_uri
-        self.artifact_root = Path(artifact_root)
+        self.artifact_root = Path(artifact_root) if artifact_root is not None else None
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
     @classmethod
     def for_store(cls, store: Store) -> Tracker:
         """The tracker over a store (created, or refused early when it is not writable)."""
         store.ensure()
-        return cls(store.mlflow_uri, store.artifact_root)
+        # a tracking server keeps artifacts in its own (shared) artifact store
+        return cls(store.mlflow_uri, None if store.remote_tracking else store.artifact_root)
 
     def experiment(self, task: str) -> str:
         """The experiment of a task (created on first use, artifacts under the store)."""
@@ -93,7 +94,8 @@ class Tracker:
             if found.lifecycle_stage == "deleted":
                 self.client.restore_experiment(found.experiment_id)
             return found.experiment_id
-        location = (self.artifact_root / task).resolve().as_uri()
+        root = self.artifact_root
+        location = (root / task).resolve().as_uri() if root is not None else None
         try:
             return self.client.create_experiment(task, artifact_location=location)
         except MlflowException:  # created meanwhile by another worker

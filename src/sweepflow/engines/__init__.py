@@ -26,10 +26,15 @@ class SearchSummary:
     session_outcomes: list[TrialOutcome] = field(default_factory=list)
     figures: list[Path] = field(default_factory=list)
     study_name: str = ""
+    # the whole session's trials and epochs, all processes (None: this process's outcomes)
+    session_trials: int = 0
+    session_epochs: int | None = None
 
     @property
     def epochs_trained(self) -> int:
-        """Epochs actually trained in this session."""
+        """Epochs actually trained in this search session."""
+        if self.session_epochs is not None:
+            return self.session_epochs
         return sum(o.fit.epochs_run for o in self.session_outcomes if o.fit is not None)
 
 
@@ -43,12 +48,12 @@ class Engine(Protocol):
         ...
 
 
-def make_engine(name: str, store: Store) -> Engine:
-    """The engine called `name`, keeping its state in `store`."""
+def make_engine(name: str, store: Store, worker: int = 0) -> Engine:
+    """The engine called `name`, keeping its state in `store` (`worker`: this process's index)."""
     if name == "optuna":
         from sweepflow.engines.optuna_engine import OptunaEngine
 
-        return OptunaEngine(store.study_storage)
+        return OptunaEngine(store.study_storage, worker)
     if name == "keras-tuner":
         from sweepflow.engines.keras_tuner_engine import KerasTunerEngine
 

@@ -15,6 +15,7 @@ from sweepflow.config import TaskConfig
 from sweepflow.engines import SearchSummary
 from sweepflow.errors import SweepflowError
 from sweepflow.model import ModelSpec, build_model, fresh_state, summarize_history
+from sweepflow.session import close_orphans
 from sweepflow.space import (
     ChoiceSpec,
     FixedSpec,
@@ -182,14 +183,28 @@ class KerasTunerEngine:
             )
         else:
             tuner = tracked_tuner_class(_TUNERS[s.tuner])(max_trials=s.trials, **common)
-        # Count the budget from the trials already in the reloaded state: a re-run adds to them.
-        tuner.oracle.max_trials = len(tuner.oracle.trials) + s.trials
+        # Count the budget from the trials already in the reloaded state: a new search adds its
+        # budget to them; a resumed one (after a kill) only what it has not run yet.
+        tuner.oracle.max_trials = len(tuner.oracle.trials) + self.remaining(recorder)
         state = self.directory / common["project_name"] / _SIDECAR
         tuner.setup_tracking(cfg, recorder, state)
         return tuner
 
+    @staticmethod
+    def remaining(recorder: TrialRecorder) -> int:
+        """Trials of the session's budget not run yet (its finished trial runs count)."""
+        done = recorder.tracker.client.search_runs(
+            [recorder.experiment_id],
+            filter_string=f"tags.`mlflow.parentRunId` = '{recorder.parent}' "
+            "and attributes.status = 'FINISHED'",
+            max_results=5000,
+        )
+        return max(0, recorder.session.budget - len(done))
+
     def search(self, cfg: TaskConfig, recorder: TrialRecorder, figure_dir: Path) -> SearchSummary:
-        """Run `cfg.search.trials` more trials of the task's tuner."""
+        """Run the session's remaining trials of the task's tuner."""
+        # one process drives a Keras Tuner search: any trial run still open was cut off
+        close_orphans(recorder.tracker, recorder.experiment_id, recorder.parent, None)
         data = recorder.data
         tuner = self.make_tuner(cfg, recorder)
         fit_kwargs: dict[str, Any] = {

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import keras
 import optuna
+from optuna.trial import TrialState
 
 from sweepflow.config import TaskConfig
 from sweepflow.engines import SearchSummary
+from sweepflow.engines.optuna_storage import (
+    heartbeat_seconds,
+    make_storage,
+    session_trials,
+    spent,
+    trial_states,
+)
 from sweepflow.errors import SweepflowError
+from sweepflow.plots import study_figures
+from sweepflow.session import close_orphans
 from sweepflow.settings import redact
 from sweepflow.space import (
     ChoiceSpec,
@@ -119,18 +130,18 @@ class _TrialFailed(Exception):
 
 
 class OptunaEngine:
-    """Runs a task's search as an Optuna study persisted in `storage`."""
+    """Runs a task's search as an Optuna study persisted in `storage`, shared by workers."""
 
     name = "optuna"
 
-    def __init__(self, storage: str) -> None:
-        self.storage = storage
+    def __init__(self, storage: str, worker: int = 0) -> None:
+        self.storage, self.worker = storage, worker
 
     def load_study(self, cfg: TaskConfig) -> optuna.Study:
         """Create the task's study, or load it so a re-run adds trials instead of restarting."""
         study = optuna.create_study(
             study_name=cfg.name,
-            storage=self.storage,
+            storage=make_storage(self.storage),
             direction=cfg.direction,
             pruner=make_pruner(cfg.search.pruner, int(cfg.space.max_value("epochs"))),
             load_if_exists=True,
@@ -141,19 +152,21 @@ class OptunaEngine:
                 f"{study.direction.name.lower()}, but {cfg.source_file} asks to {cfg.direction}; "
                 "use another task name or another store"
             )
-        # Offset the seed by the trials already run, so a resumed study does not replay them.
-        study.sampler = make_sampler(
-            cfg.search.sampler, cfg.search.seed + len(study.trials), cfg.space
-        )
+        # Offset the seed by the trials already run (a resumed study does not replay them) and by
+        # the worker (workers started together do not sample the same configurations).
+        seed = cfg.search.seed + len(study.trials) + 7919 * self.worker
+        study.sampler = make_sampler(cfg.search.sampler, seed, cfg.space)
         return study
 
-    def search(self, cfg: TaskConfig, recorder: TrialRecorder, figure_dir: Path) -> SearchSummary:
-        """Run `cfg.search.trials` more trials on the task's study."""
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        study = self.load_study(cfg)
+    def run_trials(
+        self, study: optuna.Study, cfg: TaskConfig, recorder: TrialRecorder, deadline: float | None
+    ) -> list[TrialOutcome]:
+        """Run trials of the recorder's session until its budget is spent (by any worker)."""
+        session, budget = recorder.parent, recorder.session.budget
         outcomes: list[TrialOutcome] = []
 
         def objective(trial: optuna.Trial) -> float:
+            trial.set_user_attr("session", session)
             params = suggest(cfg.space, trial)
             pruning = EpochPruning(trial, cfg.objective)
             outcome = recorder(params, trial.number, [pruning], lambda: pruning.pruned)
@@ -172,25 +185,73 @@ class OptunaEngine:
         def progress(study: optuna.Study, frozen: optuna.trial.FrozenTrial) -> None:
             best = _best(study)
             best_txt = f"{best.value:.4f} (trial {best.number})" if best else "none yet"
+            done = spent(session_trials(study, session))
             log.info(
-                "%s: trial %d %s value=%s | best so far %s | %d/%d this run",
+                "%s: trial %d %s value=%s | best so far %s | %d/%d in this search",
                 cfg.name,
                 frozen.number,
                 frozen.state.name.lower(),
                 "—" if frozen.value is None else f"{frozen.value:.4f}",
                 best_txt,
-                len(outcomes),
-                cfg.search.trials,
+                done,
+                budget,
             )
+            if done >= budget:
+                study.stop()  # other workers have spent the rest of the budget
 
-        study.optimize(
-            objective,
-            n_trials=cfg.search.trials,
-            timeout=cfg.search.timeout,
-            catch=(_TrialFailed,),
-            callbacks=[progress],
-            gc_after_trial=True,
-        )
+        remaining = budget - spent(session_trials(study, session))
+        if remaining > 0:
+            study.optimize(
+                objective,
+                n_trials=remaining,
+                timeout=None if deadline is None else max(0.0, deadline - time.monotonic()),
+                catch=(_TrialFailed,),
+                callbacks=[progress],
+                gc_after_trial=True,
+            )
+        return outcomes
+
+    def wait_for_running(self, study: optuna.Study, session: str) -> None:
+        """Wait until no trial of the session runs: other workers finish, dead ones go stale."""
+        told = False
+        while True:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(study)
+            running = [t for t in session_trials(study, session) if t.state == TrialState.RUNNING]
+            if not running:
+                return
+            if not told:
+                log.info(
+                    "waiting for trial(s) %s: running in other workers, or failed once their "
+                    "heartbeat is %d s old",
+                    [t.number for t in running],
+                    3 * heartbeat_seconds(),
+                )
+                told = True
+            time.sleep(heartbeat_seconds())
+
+    def work(self, cfg: TaskConfig, recorder: TrialRecorder) -> int:
+        """A worker: add trials to the open session until its budget is spent; return how many."""
+        optuna.logging.set_verbosity(optuna.logging.ERROR)  # trials are reported by `progress`
+        study = self.load_study(cfg)
+        deadline = None if cfg.search.timeout is None else time.monotonic() + cfg.search.timeout
+        return len(self.run_trials(study, cfg, recorder, deadline))
+
+    def search(self, cfg: TaskConfig, recorder: TrialRecorder, figure_dir: Path) -> SearchSummary:
+        """Run the session's trial budget (with any workers), then summarise the study."""
+        optuna.logging.set_verbosity(optuna.logging.ERROR)  # trials are reported by `progress`
+        study = self.load_study(cfg)
+        session = recorder.parent
+        deadline = None if cfg.search.timeout is None else time.monotonic() + cfg.search.timeout
+        outcomes: list[TrialOutcome] = []
+        while True:
+            outcomes += self.run_trials(study, cfg, recorder, deadline)
+            self.wait_for_running(study, session)
+            timed_out = deadline is not None and time.monotonic() >= deadline
+            if timed_out or spent(session_trials(study, session)) >= recorder.session.budget:
+                break
+        close_orphans(recorder.tracker, recorder.experiment_id, session, trial_states(study))
         best = _best(study)
         if best is None:
             reasons = {o.reason for o in outcomes if o.reason}
@@ -199,49 +260,25 @@ class OptunaEngine:
                 f"reasons: {'; '.join(sorted(reasons)) or 'all pruned'}"
             )
         states = [t.state for t in study.trials]
-        counts = {
-            COMPLETE: states.count(optuna.trial.TrialState.COMPLETE),
-            PRUNED: states.count(optuna.trial.TrialState.PRUNED),
-            FAILED: states.count(optuna.trial.TrialState.FAIL),
-        }
+        mine = [t for t in session_trials(study, session) if t.state.is_finished()]
         return SearchSummary(
             best_params=dict(best.user_attrs.get("params", best.params)),
             best_value=float(best.value),
             best_number=best.number,
             best_epoch=int(best.user_attrs.get("best_epoch", 1)),
-            counts=counts,
+            counts={
+                COMPLETE: states.count(TrialState.COMPLETE),
+                PRUNED: states.count(TrialState.PRUNED),
+                FAILED: states.count(TrialState.FAIL),
+            },
             session_outcomes=outcomes,
             figures=study_figures(study, figure_dir),
             study_name=study.study_name,
+            session_trials=len(mine),
+            session_epochs=sum(int(t.user_attrs.get("epochs_run", 0)) for t in mine),
         )
 
 
 def _best(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
-    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    done = [t for t in study.trials if t.state == TrialState.COMPLETE]
     return study.best_trial if done else None
-
-
-def study_figures(study: optuna.Study, out: Path) -> list[Path]:
-    """Optuna's optimisation-history and parameter-importance plots, as PNG files."""
-    import matplotlib.pyplot as plt
-    from optuna.visualization import matplotlib as ovm
-
-    figures = []
-    for name, plot in (
-        ("optimization_history", ovm.plot_optimization_history),
-        ("param_importances", ovm.plot_param_importances),
-    ):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ax = plot(study)
-            fig = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
-            fig.set_size_inches(7, 4.5)
-            fig.tight_layout()
-            path = out / f"{name}.png"
-            fig.savefig(path, dpi=90)
-            plt.close(fig)
-            figures.append(path)
-        except Exception as exc:  # e.g. importances need ≥ 2 completed trials
-            log.info("skipped the %s plot: %s", name, exc)
-    return figures
