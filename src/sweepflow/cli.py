@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 from sweepflow.config import DEFAULT_TASKS, TaskConfig, known_tasks, load_task
 from sweepflow.errors import SweepflowError
@@ -96,13 +97,17 @@ def _storage_args(parser: argparse.ArgumentParser) -> None:
 
 
 class _NoTracebackForUserErrors(logging.Filter):
-    """Drop the traceback from log records about user errors (the message says it all)."""
+    """Drop Prefect's echoes of user errors: the CLI prints their message once, at the end."""
+
+    seen: ClassVar[set[str]] = set()  # messages of the user errors already dropped
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Keep the record; strip exc_info when it is a SweepflowError."""
+        """Drop records carrying a SweepflowError, and later ones that only repeat its message."""
         if record.exc_info and isinstance(record.exc_info[1], SweepflowError):
-            record.exc_info, record.exc_text = None, None
-        return True
+            self.seen.add(str(record.exc_info[1]))
+            return False
+        text = record.getMessage()
+        return not any(message in text for message in self.seen)
 
 
 def quiet_user_errors() -> None:

@@ -7,8 +7,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sweepflow.errors import ConfigError, UnknownTaskError
 from sweepflow.retrain_config import RetrainConfig, parse_retrain
 from sweepflow.space import (
@@ -19,7 +17,7 @@ from sweepflow.space import (
     SearchSpace,
     parse_space,
 )
-from sweepflow.yamlcheck import take, typed
+from sweepflow.yamlcheck import read_yaml, take, typed
 
 KINDS = ("regression", "binary", "multiclass")
 SOURCES = ("csv", "sklearn", "keras")
@@ -27,6 +25,10 @@ ENGINES = ("optuna", "keras-tuner")
 SAMPLERS = ("tpe", "random", "grid", "cmaes")  # Optuna samplers
 PRUNERS = ("hyperband", "successive_halving", "median", "none")  # Optuna pruners
 TUNERS = ("hyperband", "bayesian", "random")  # Keras Tuner tuners
+DATASETS = {  # the named datasets of each non-CSV source
+    "sklearn": ("diabetes", "breast_cancer", "digits", "wine", "iris"),
+    "keras": ("boston_housing", "fashion_mnist", "imdb", "reuters"),
+}
 GRID_LIMIT = 10_000  # most grid points a grid search may enumerate
 # The tasks `make tune` runs with no TASK: one of each kind, on data bundled with scikit-learn.
 DEFAULT_TASKS = ("diabetes", "breast_cancer", "digits")
@@ -102,21 +104,25 @@ def _parse_data(source: str, raw: Any, kind: str) -> DataConfig:
     src = d.get("source")
     if src not in SOURCES:
         raise ConfigError(source, "data.source", f"must be one of {SOURCES}, got {src!r}")
+    for key in ("name", "path", "url", "target"):
+        if d.get(key) is not None:
+            typed(source, f"data.{key}", d[key], str)
     if src == "csv":
         for key in ("path", "target"):
             if not d.get(key):
                 raise ConfigError(source, f"data.{key}", "required for a csv source")
-    elif not d.get("name"):
-        raise ConfigError(source, "data.name", f"required for a {src} source")
+    elif d.get("name") not in DATASETS[src]:
+        why = "required" if not d.get("name") else f"unknown dataset {d['name']!r}"
+        raise ConfigError(source, "data.name", f"{why}; use one of {DATASETS[src]}")
     if d.get("scaling", "minmax") not in ("minmax", "standard", "none"):
         raise ConfigError(source, "data.scaling", "must be minmax, standard or none")
     for key in ("test_fraction", "val_fraction"):
         value = typed(source, f"data.{key}", d.get(key, 0.2), (int, float))
         if not 0 < value < 1:
             raise ConfigError(source, f"data.{key}", f"must be between 0 and 1, got {value}")
-    for key in ("num_words", "split_seed", "max_rows"):
-        if d.get(key) is not None:
-            typed(source, f"data.{key}", d[key], int)
+    for key, low in (("num_words", 1), ("split_seed", 0), ("max_rows", 1)):
+        if d.get(key) is not None and typed(source, f"data.{key}", d[key], int) < low:
+            raise ConfigError(source, f"data.{key}", f"must be ≥ {low}, got {d[key]}")
     if d.get("categorical") is not None:
         cats = d["categorical"]
         if not isinstance(cats, list) or not all(isinstance(c, str) for c in cats):
@@ -275,18 +281,10 @@ def load_task(task: str, spaces_dir: Path) -> TaskConfig:
     path = Path(task)
     if path.suffix not in (".yaml", ".yml"):
         path = Path(spaces_dir) / f"{task}.yaml"
-    if not path.is_file():
+    if not path.exists():
         names = known_tasks(spaces_dir)
         raise UnknownTaskError(
             f"unknown task '{task}': no file {path}. Known tasks: "
             f"{', '.join(names) or '(none)'} — or pass the path of a task YAML file"
         )
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "?"
-        raise ConfigError(str(path), f"<yaml {where}>", f"not valid YAML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(str(path), "<file>", f"cannot read: {exc.strerror}") from None
-    return parse_task(raw, source=str(path), default_name=path.stem)
+    return parse_task(read_yaml(path), source=str(path), default_name=path.stem)

@@ -88,12 +88,25 @@ def encode_labels(y: pd.Series | np.ndarray, kind: str, where: str) -> tuple[np.
     return series.map(lookup).to_numpy(dtype=np.int32), [str(c) for c in classes]
 
 
-def _split(n: int, fraction: float, seed: int, stratify: np.ndarray | None):
+def _split(n: int, fraction: float, seed: int, stratify: np.ndarray | None, where: str):
     idx = np.arange(n)
     try:
         return train_test_split(idx, test_size=fraction, random_state=seed, stratify=stratify)
     except ValueError:  # too few members of a class to stratify
+        pass
+    try:
         return train_test_split(idx, test_size=fraction, random_state=seed)
+    except ValueError:
+        raise DataError(f"{where}: too few rows ({n}) to split off {fraction:.0%}") from None
+
+
+def _check_sizes(where: str, n_train: int, n_val: int) -> None:
+    """Refuse splits too small to train on and validate (a few rows, or big fractions)."""
+    if n_train < 2 or n_val < 1:
+        raise DataError(
+            f"{where}: too few rows: {n_train} to train and {n_val} to validate after "
+            "the splits; add rows or lower data.test_fraction / data.val_fraction"
+        )
 
 
 def _subsample(n: int, max_rows: int | None, seed: int) -> np.ndarray:
@@ -116,6 +129,8 @@ def prepare_frame(
     if frame.empty:
         raise DataError(f"{where}: no rows")
     features = [c for c in frame.columns if c != target]
+    if not features:
+        raise DataError(f"{where}: no feature columns besides the target '{target}'")
     if d.categorical is not None:
         unknown = [c for c in d.categorical if c not in features]
         if unknown:
@@ -131,13 +146,15 @@ def prepare_frame(
     y_all, classes = encode_labels(frame[target], cfg.kind, where)
     strat = y_all if cfg.kind != "regression" else None
     if test_frame is None:
-        rest, test = _split(len(frame), d.test_fraction, d.split_seed, strat)
+        rest, test = _split(len(frame), d.test_fraction, d.split_seed, strat, where)
         test_x, y_test = frame.iloc[test][features], y_all[test]
     else:
         rest = np.arange(len(frame))
         test_x = test_frame[features]
         y_test = encode_labels(test_frame[target], cfg.kind, where)[0]
-    tr, va = _split(len(rest), d.val_fraction, d.split_seed, None if strat is None else strat[rest])
+    strat_rest = None if strat is None else strat[rest]
+    tr, va = _split(len(rest), d.val_fraction, d.split_seed, strat_rest, where)
+    _check_sizes(where, len(tr), len(va))
     train_idx, val_idx = rest[tr], rest[va]
     try:
         pre = TabularPreprocessor.fit(frame.iloc[train_idx][features], categorical, d.scaling)
@@ -186,7 +203,8 @@ def _prepare_arrays(
             raise DataError(f"{where}: test labels {unseen} never occur in the training split")
         y_te = np.array([lookup[str(v)] for v in y_te], dtype=np.int32)
     strat = y_tr_all if cfg.kind != "regression" else None
-    tr, va = _split(len(y_tr_all), d.val_fraction, d.split_seed, strat)
+    tr, va = _split(len(y_tr_all), d.val_fraction, d.split_seed, strat, where)
+    _check_sizes(where, len(tr), len(va))
     x_tr = _take(x_tr_all, tr)
     pre = fit(x_tr)
     return Prepared(

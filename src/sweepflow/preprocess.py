@@ -89,8 +89,9 @@ def numeric_matrix(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
                 "fill or drop missing values before tuning"
             )
         out[:, j] = converted.to_numpy(dtype=np.float64)
-    if not np.isfinite(out).all():
-        raise DataError(f"columns {list(columns)} contain infinite values")
+        if not np.isfinite(out[:, j]).all():
+            row = frame.index[int(np.argmin(np.isfinite(out[:, j])))]
+            raise DataError(f"column '{col}' has an infinite value in data row {row} (0-based)")
     return out
 
 

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from sweepflow.config import DataConfig
+from sweepflow.config import DATASETS, DataConfig
 from sweepflow.errors import DataError
 from sweepflow.settings import offline
 
@@ -34,7 +34,7 @@ BOSTON_COLUMNS = [
     "B",
     "LSTAT",
 ]
-SKLEARN_DATASETS = ("diabetes", "breast_cancer", "digits", "wine", "iris")
+SKLEARN_DATASETS = DATASETS["sklearn"]
 _KERAS_SEED = 113  # the shuffle seed keras.datasets uses, so local files give the same splits
 
 

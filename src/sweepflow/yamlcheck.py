@@ -1,9 +1,12 @@
-"""Small checks shared by the YAML loaders: known keys, value types."""
+"""Small checks shared by the YAML loaders: reading the file, known keys, value types."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from sweepflow.errors import ConfigError
 
@@ -28,3 +31,24 @@ def typed(source: str, field_name: str, value: Any, want: type | tuple) -> Any:
         names = want.__name__ if isinstance(want, type) else "/".join(t.__name__ for t in want)
         raise ConfigError(source, field_name, f"must be {names}, got {value!r}")
     return value
+
+
+def read_yaml(path: Path) -> Any:
+    """A YAML file's content, or a ConfigError naming the file (and line) when it is unusable."""
+    if path.is_dir():
+        raise ConfigError(str(path), "<file>", "is a directory, not a YAML file")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "?"
+        raise ConfigError(str(path), f"<yaml {where}>", f"not valid YAML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            str(path), "<file>", f"not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(str(path), "<file>", f"cannot read: {exc.strerror}") from None
+    if raw is None:
+        raise ConfigError(str(path), "<file>", "the file is empty (no YAML mapping in it)")
+    return raw

@@ -1,0 +1,127 @@
+"""Security: servers bind 127.0.0.1, storage passwords never leak, models are native .keras."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import write_task
+
+from sweepflow import cli
+from sweepflow.config import load_task
+from sweepflow.settings import Store, redact
+
+REPO = Path(__file__).resolve().parents[1]
+PG_HOST = "127.0.0.1:5432"  # the local PostgreSQL (trust auth: any password is accepted)
+
+
+def test_servers_bind_localhost_by_default():
+    makefile = (REPO / "Makefile").read_text()
+    assert "0.0.0.0" not in makefile
+    hosts = re.findall(r"--host\s+(\S+)", makefile)
+    assert hosts and set(hosts) == {"127.0.0.1"}
+    for server in ("mlflow ui", "prefect server start"):
+        line = next(line for line in makefile.splitlines() if server in line)
+        assert "--host 127.0.0.1" in line, line
+    assert "PREFECT_API_URL ?= http://127.0.0.1:" in makefile
+    # make dashboard goes through the CLI, whose default host is loopback
+    assert cli._parser().parse_args(["dashboard", "t"]).host == "127.0.0.1"
+
+
+def test_redact_hides_the_password_only():
+    url = "postgresql://alice:p%40ss:word@db.example:5432/optuna"
+    assert redact(url) == "postgresql://alice:***@db.example:5432/optuna"
+    assert redact("sqlite:////tmp/x/optuna.db") == "sqlite:////tmp/x/optuna.db"
+
+
+@pytest.fixture
+def pg_urls() -> Iterator[tuple[str, str, str]]:
+    """Two fresh PostgreSQL databases (MLflow, Optuna) as URLs with a password; dropped after."""
+    import psycopg2
+
+    secret = f"s3cret-{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg2.connect(f"postgresql://postgres:{secret}@{PG_HOST}/postgres")
+    except psycopg2.OperationalError as exc:
+        pytest.fail(f"this test needs PostgreSQL on {PG_HOST} (trust auth): {exc}")
+    admin.autocommit = True
+    names = [f"sweepflow_pw_{uuid.uuid4().hex[:10]}" for _ in range(2)]
+    with admin.cursor() as cur:
+        for name in names:
+            cur.execute(f"CREATE DATABASE {name}")
+    try:
+        urls = tuple(f"postgresql://postgres:{secret}@{PG_HOST}/{n}" for n in names)
+        yield (*urls, secret)
+    finally:  # FORCE: MLflow and Optuna keep pooled connections open
+        with admin.cursor() as cur:
+            for name in names:
+                cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+
+def test_storage_passwords_never_leak(tmp_path, pg_urls, caplog, capfd):
+    """A real search on PostgreSQL URLs with a password: not in MLflow, files, logs or output."""
+    import mlflow
+    import optuna
+    from mlflow import MlflowClient
+
+    from sweepflow import pipeline
+
+    tracking_uri, study_url, secret = pg_urls
+    store = Store(tmp_path / "store", tracking_uri=tracking_uri, optuna_storage=study_url)
+    cfg = load_task(str(write_task(tmp_path, "pw_leak", "binary")), tmp_path)
+    caplog.set_level(logging.DEBUG)
+    data = pipeline.stage_prepare(cfg, tmp_path)
+    found = pipeline.stage_search(cfg, data, store)
+    evaluation = pipeline.stage_evaluate(cfg, data, found, store)
+    decision = pipeline.stage_register(cfg, data, found, evaluation, store)
+    assert decision.version == "1"
+    assert not list(store.root.glob("*.db"))  # both stores really were the PostgreSQL URLs
+
+    client = MlflowClient(tracking_uri, registry_uri=tracking_uri)
+    experiment = client.get_experiment_by_name(cfg.name)
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 3  # the search run and two trials
+    recorded: list[str] = [experiment.name, experiment.artifact_location]
+    for run in runs:
+        recorded += [*run.data.params, *run.data.params.values()]
+        recorded += [*run.data.tags, *run.data.tags.values(), *run.data.metrics]
+        recorded.append(run.info.artifact_uri)
+    for model in client.search_logged_models([experiment.experiment_id]):
+        recorded += [*model.params, *model.params.values(), *model.tags, *model.tags.values()]
+    for version in client.search_model_versions(f"name='{cfg.name}'"):
+        recorded += [version.source, *version.tags, *version.tags.values()]
+    for trial in optuna.load_study(study_name=cfg.name, storage=study_url).trials:
+        recorded += [str(trial.user_attrs), str(trial.system_attrs)]
+    leaks = [text for text in recorded if secret in str(text)]
+    assert not leaks
+
+    # every artifact file of every run and of the logged model, downloaded and searched
+    downloaded = tmp_path / "downloaded"
+    for run in runs:
+        mlflow.artifacts.download_artifacts(
+            run_id=run.info.run_id,
+            dst_path=str(downloaded / run.info.run_id),
+            tracking_uri=tracking_uri,
+        )
+    model_dir = Path(
+        mlflow.artifacts.download_artifacts(
+            f"models:/{cfg.name}/1", dst_path=str(downloaded / "model"), tracking_uri=tracking_uri
+        )
+    )
+    files = [p for root in (downloaded, store.root) for p in root.rglob("*") if p.is_file()]
+    assert len(files) > 10
+    assert not [p for p in files if secret.encode() in p.read_bytes()]
+    out, err = capfd.readouterr()
+    assert secret not in out + err + caplog.text
+
+    # the model is the native Keras format (a zip with config + weights), no pickles anywhere
+    network = next(model_dir.rglob("network.keras"))
+    assert {"config.json", "model.weights.h5"} <= set(zipfile.ZipFile(network).namelist())
+    assert not [p for p in files if p.suffix in {".pkl", ".pickle", ".joblib"}]
+    assert "python_model.pkl" not in (model_dir / "MLmodel").read_text()
