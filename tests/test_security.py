@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import write_task
 
-from sweepflow import cli
+from sweepflow.cli_args import build_parser
 from sweepflow.config import load_task
 from sweepflow.settings import Store, redact
 
@@ -30,7 +30,7 @@ def test_servers_bind_localhost_by_default():
         assert "--host 127.0.0.1" in line, line
     assert "PREFECT_API_URL ?= http://127.0.0.1:" in makefile
     # make dashboard goes through the CLI, whose default host is loopback
-    assert cli._parser().parse_args(["dashboard", "t"]).host == "127.0.0.1"
+    assert build_parser().parse_args(["dashboard", "t"]).host == "127.0.0.1"
 
 
 def test_redact_hides_the_password_only():

@@ -10,11 +10,10 @@ import sys
 from pathlib import Path
 from typing import ClassVar
 
+from sweepflow.cli_args import build_parser
 from sweepflow.config import DEFAULT_TASKS, TaskConfig, known_tasks, load_task
 from sweepflow.errors import SweepflowError
 from sweepflow.settings import (
-    DEFAULT_SPACES_DIR,
-    DEFAULT_STORE,
     LOCKED_HINT,
     STORAGE_ENV,
     TRACKING_ENV,
@@ -25,75 +24,6 @@ from sweepflow.settings import (
     redact,
 )
 from sweepflow.workers import WorkerPool, init_shared_stores, threads_per_worker
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sweepflow", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    tune = sub.add_parser("tune", help="tune, track and register one or more tasks")
-    tune.add_argument(
-        "tasks",
-        nargs="*",
-        default=["default"],
-        help="task names or YAML paths ('default': one task of each kind, offline)",
-    )
-    tune.add_argument("--trials", type=int, help="override the YAML's trial budget")
-    tune.add_argument("--engine", help="override the YAML's engine")
-    tune.add_argument("--seed", type=int, help="override the YAML's search seed")
-    tune.add_argument("--store", default=str(DEFAULT_STORE), help="MLflow + Optuna store folder")
-    tune.add_argument(
-        "--data-dir", help="local data folder (default $SWEEPFLOW_DATA_DIR or ./data)"
-    )
-    tune.add_argument("--spaces", default=str(DEFAULT_SPACES_DIR), help="task YAML folder")
-    tune.add_argument("--verbose", type=int, default=0, help="Keras epoch output (0, 1 or 2)")
-    tune.add_argument(
-        "--workers", type=int, default=1, help="processes on the study (this one + n-1 workers)"
-    )
-    _storage_args(tune)
-    work = sub.add_parser("worker", help="one more worker process on a task's running search")
-    work.add_argument("task")
-    work.add_argument("--store", default=str(DEFAULT_STORE))
-    work.add_argument("--data-dir")
-    work.add_argument("--spaces", default=str(DEFAULT_SPACES_DIR))
-    work.add_argument("--worker-id", type=int, help="distinct per worker (default: from the pid)")
-    work.add_argument("--wait", type=float, default=600, help="seconds to wait for the search")
-    work.add_argument("--verbose", type=int, default=0)
-    _storage_args(work)
-    again = sub.add_parser("retrain", help="retrain champions; promote only really better ones")
-    again.add_argument("tasks", nargs="+")
-    again.add_argument("--store", default=str(DEFAULT_STORE))
-    again.add_argument("--data-dir")
-    again.add_argument("--spaces", default=str(DEFAULT_SPACES_DIR))
-    plan = sub.add_parser("schedule", help="create a scheduled retrain deployment (needs a server)")
-    plan.add_argument("task")
-    plan.add_argument("--cron", required=True, help='e.g. "0 3 * * 1" (Mondays 03:00)')
-    plan.add_argument("--store", default=str(DEFAULT_STORE))
-    plan.add_argument("--data-dir")
-    plan.add_argument("--spaces", default=str(DEFAULT_SPACES_DIR))
-    runner = sub.add_parser("serve", help="run the scheduled retrain deployments (blocks)")
-    runner.add_argument("--store", default=str(DEFAULT_STORE))
-    dash = sub.add_parser("dashboard", help="optuna-dashboard over a task's study (127.0.0.1)")
-    dash.add_argument("task")
-    dash.add_argument("--store", default=str(DEFAULT_STORE))
-    dash.add_argument("--spaces", default=str(DEFAULT_SPACES_DIR))
-    dash.add_argument("--host", default="127.0.0.1")
-    dash.add_argument("--port", type=int, default=8080)
-    _storage_args(dash)
-    tasks = sub.add_parser("tasks", help="list the known tasks")
-    tasks.add_argument("--spaces", default=str(DEFAULT_SPACES_DIR))
-    check = sub.add_parser("validate", help="validate task YAML files without running them")
-    check.add_argument("tasks", nargs="+")
-    check.add_argument("--spaces", default=str(DEFAULT_SPACES_DIR))
-    return parser
-
-
-def _storage_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--storage", help=f"Optuna storage URL, e.g. postgresql://… (default ${STORAGE_ENV})"
-    )
-    parser.add_argument(
-        "--tracking-uri", help="MLflow tracking server or database (default $MLFLOW_TRACKING_URI)"
-    )
 
 
 class _NoTracebackForUserErrors(logging.Filter):
@@ -277,7 +207,7 @@ def _dashboard(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors print one line and exit 2."""
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     adopt_user_tracking_uri()
     signal.signal(signal.SIGTERM, _interrupt)
     try:
