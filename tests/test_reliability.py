@@ -234,3 +234,55 @@ def test_locked_sqlite_store_gives_a_hint_to_move_to_postgresql(tmp_path, monkey
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert err[-1].startswith("sweepflow: error:") and "PostgreSQL" in err[-1]
+
+
+def test_a_diverging_trial_and_an_out_of_memory_trial_fail_with_reasons_and_the_study_goes_on(
+    tmp_path,
+):
+    from sweepflow.config import load_task
+    from sweepflow.data import prepare
+    from sweepflow.pipeline import stage_search
+    from sweepflow.trial import run_trial
+
+    yaml_path = write_task(
+        tmp_path,
+        "tiny_bad_trials",
+        "regression",
+        overrides={
+            "search": {"trials": 2, "seed": 0, "sampler": "grid", "pruner": "none"},
+            "space": {
+                "layers": 1,
+                "units": 4,
+                "learning_rate": {"type": "choice", "values": [1.0e12, 0.01]},
+                "optimizer": "sgd",
+                "batch_size": 16,
+                "epochs": 5,
+            },
+        },
+    )
+    cfg = load_task(str(yaml_path), tmp_path)
+    data = prepare(cfg, tmp_path)
+
+    # A layer no machine can hold: TensorFlow's real allocation failure, caught for this trial.
+    huge = {"layers": 1, "units_1": 2**40, "learning_rate": 0.01, "optimizer": "adam"}
+    outcome = run_trial(
+        {**huge, "batch_size": 16, "epochs": 2, "dropout": 0.0},
+        data,
+        number=0,
+        base_seed=0,
+        objective="val_mae",
+        patience=2,
+    )
+    assert outcome.state == "failed" and "OOM when allocating" in outcome.reason
+
+    store = Store(tmp_path / "store")
+    result = stage_search(cfg, data, store)  # the diverging trial must not end the study
+    assert result.summary.counts == {"complete": 1, "pruned": 0, "failed": 1}
+    assert result.summary.best_params["learning_rate"] == 0.01
+    study = optuna.load_study(study_name="tiny_bad_trials", storage=store.study_storage)
+    (failed,) = [t for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
+    assert "diverged" in failed.user_attrs["failure_reason"]
+    client = MlflowClient(store.mlflow_uri)
+    exp = client.get_experiment_by_name("tiny_bad_trials").experiment_id
+    (run,) = client.search_runs([exp], "tags.state = 'failed'")
+    assert run.info.status == "FAILED" and "diverged" in run.data.tags["failure_reason"]
