@@ -189,7 +189,7 @@ class OptunaEngine:
             timeout=cfg.search.timeout,
             catch=(_TrialFailed,),
             callbacks=[progress],
-            gc_after_trial=True,
+            gc_after_trial=False,  # each trial's fresh_state collects: one full gc per trial
         )
         best = _best(study)
         if best is None:

@@ -1,0 +1,112 @@
+"""Quality, peak memory and per-trial fixed cost of `sweepflow tune` with the default YAML budget.
+
+For each task and seed: `python -m sweepflow tune <task> --seed <s>` in a child process under
+/usr/bin/time -v (peak RSS of exactly what `make tune TASK=<task>` runs), into a fresh store;
+then the store's MLflow records give epochs_saved_fraction and the fixed cost per trial (see
+bench/common.py). Writes bench/results/quality.md + quality.json (updated after every run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from common import (
+    RESULTS,
+    load_json,
+    machine,
+    mean_sd,
+    now,
+    save_json,
+    search_record,
+    tune_subprocess,
+)
+
+# task: (headline test metric, target, higher is better, hand-tuned seed model's result here)
+TARGETS = {
+    "carseats": ("test_mae", 0.95, False, "1.17 val MAE (LinearRegression 1.02)"),
+    "boston_housing": ("test_mae", 2.3, False, "test MAE 2.64"),
+    "fashion_mnist": ("test_accuracy", 0.90, True, "test acc 0.869"),
+    "imdb": ("test_accuracy", 0.895, True, "test acc 0.880"),
+}
+# Seeds per task by default. The issue asks for 3; on the shared 2-core machine (two other
+# engineers' test suites running, carseats alone took 6 min) only these fit the time box.
+SEEDS = {"carseats": 3, "boston_housing": 2, "imdb": 2, "fashion_mnist": 1}
+
+
+def report(runs: list[dict], header: str) -> str:
+    """The markdown table."""
+    lines = [
+        header,
+        "",
+        "| task | seeds | test metric (mean ± sd, min–max) | target | met? | hand-tuned seed model "
+        "| best val | wall per run (s) | peak RSS (GB) | epochs trained ÷ budget "
+        "| fixed cost per trial (s) | fixed ÷ trial time |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for task, (metric, target, higher, seed_model) in TARGETS.items():
+        rs = [r for r in runs if r["task"] == task and r["ok"]]
+        if not rs:
+            continue
+        vals = [r["test"].get(metric) for r in rs]
+        mean = sum(vals) / len(vals)
+        met = mean >= target if higher else mean <= target
+        sign = "≥" if higher else "≤"
+        best_val = mean_sd([r["best_val"] for r in rs], 4)
+        lines.append(
+            f"| {task} | {len(rs)} | {metric} {mean_sd(vals, 4)} | {sign} {target} | "
+            f"{'yes' if met else '**no**'} | {seed_model} | {best_val} | "
+            f"{mean_sd([r['wall_s'] for r in rs], 0)} | "
+            f"{mean_sd([r['peak_rss_gb'] for r in rs], 2)} | "
+            f"{mean_sd([1 - r['parent'].get('epochs_saved_fraction', 1) for r in rs], 2)} | "
+            f"{mean_sd([r['fixed']['fixed_s_per_trial'] for r in rs], 2)} | "
+            f"{mean_sd([r['fixed']['fixed_fraction'] for r in rs], 2)} |"
+        )
+    lines.append(
+        "| reuters | — | not measurable here: `reuters.npz` is not in ../shared/data and the "
+        "machine is offline | ≥ 0.81 | not measured | — | — | — | — | — | — | — |"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    """Run every (task, seed) not yet in quality.json; rewrite the table after each."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="*", default=list(TARGETS))
+    parser.add_argument("--seeds", type=int, help="seeds per task (default: SEEDS)")
+    parser.add_argument("--fresh", action="store_true", help="ignore earlier results")
+    args = parser.parse_args()
+    runs: list[dict] = [] if args.fresh else (load_json("quality") or [])
+    header = (
+        f"# Quality with the default YAML budget (issue 5, targets 1, 2 and 4)\n\n"
+        f"Run {now()} on {machine()}.\nOne `python -m sweepflow tune <task> --seed <s>` "
+        "(what `make tune TASK=<task>` runs) per seed in a fresh store; command: "
+        "`make bench-quality`. Test metric: the final model (best params retrained on train+val) "
+        "on the test split. Peak RSS: /usr/bin/time -v of the whole command. Fixed cost: trial "
+        "run duration minus epochs × steady epoch time (build, compile, first-step tracing, "
+        "run open/close, learning-curve PNG)."
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        for task in args.tasks:
+            for seed in range(args.seeds or SEEDS[task]):
+                if any(r["task"] == task and r["seed"] == seed for r in runs):
+                    continue
+                store = Path(tmp) / f"store-{task}-{seed}"
+                run = tune_subprocess(task, seed, store)
+                run.update(search_record(store, task) if run["ok"] else {"parent": {}})
+                runs.append(run)
+                print(
+                    f"{task} seed {seed}: ok={run['ok']} test={run['test']} "
+                    f"wall={run['wall_s']:.0f}s rss={run['peak_rss_gb']}",
+                    flush=True,
+                )
+                save_json("quality", runs)
+                (RESULTS / "quality.md").write_text(report(runs, header))
+    print((RESULTS / "quality.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
