@@ -102,6 +102,9 @@ def build_model(params: dict[str, Any], spec: ModelSpec) -> keras.Model:
         loss=loss,
         metrics=metric_objects(spec.kind),
     )
+    # Optimizer slots created now, eagerly: created lazily inside the first traced step, each
+    # slot leaves a small initialisation graph that TensorFlow keeps for the process's life.
+    model.optimizer.build(model.trainable_variables)
     return model
 
 
@@ -118,10 +121,11 @@ def is_compact(x: Any) -> bool:
 
 
 class CompactBatches(keras.utils.PyDataset):
-    """Batches of compact matrices (one or several row blocks) cast to float32 one at a time.
+    """Batches of compact matrices (one or several row blocks), still uint8 / bool.
 
-    Keeps multi-hot data in uint8 (no float32 copy, no tf.data copy of the whole matrix);
-    with `shuffle` the row order is redrawn every epoch from a seed of NumPy's global state.
+    No float32 copy and no tf.data copy of the whole matrix: each batch is cast to float32 by
+    the model's float32 input inside the graph, and tf.data's prefetch buffer holds small
+    uint8 batches. With `shuffle` the row order is redrawn every epoch (seeded from NumPy).
     """
 
     def __init__(
@@ -148,7 +152,7 @@ class CompactBatches(keras.utils.PyDataset):
             local = rows[block == b] - self.starts[b]
             xs.append(self.xs[b][local])
             ys.append(self.ys[b][local])
-        return np.concatenate(xs).astype(np.float32), np.concatenate(ys)
+        return np.concatenate(xs), np.concatenate(ys)
 
     def on_epoch_end(self) -> None:
         """Draw a new row order for the next epoch."""
@@ -156,11 +160,11 @@ class CompactBatches(keras.utils.PyDataset):
 
 
 def predict_scores(model: keras.Model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    """Network outputs; compact matrices are cast to float32 one batch at a time."""
+    """Network outputs; compact matrices go in one uint8 batch at a time (cast in the graph)."""
     if not is_compact(x) or len(x) <= batch_size:
         return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
     chunks = [
-        np.asarray(model.predict_on_batch(x[i : i + batch_size].astype(np.float32)))
+        np.asarray(model.predict_on_batch(x[i : i + batch_size]))
         for i in range(0, len(x), batch_size)
     ]
     return np.concatenate(chunks)
@@ -196,7 +200,7 @@ def fit(
         blocks = (list(xs), list(ys)) if isinstance(xs, list | tuple) else ([xs], [ys])
         val = None
         if validation is not None:
-            val = CompactBatches([validation[0]], [validation[1]], 1024, shuffle=False)
+            val = CompactBatches([validation[0]], [validation[1]], batch_size, shuffle=False)
         history = model.fit(
             CompactBatches(*blocks, batch_size, shuffle=True),
             validation_data=val,
