@@ -71,6 +71,13 @@ def report(runs: list[dict], header: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def merged(runs: list[dict]) -> list[dict]:
+    """These runs plus any another instance saved meanwhile (one record per task and seed)."""
+    done = {(r["task"], r["seed"]): r for r in load_json("quality") or []}
+    done.update({(r["task"], r["seed"]): r for r in runs})
+    return list(done.values())
+
+
 def main() -> int:
     """Run every (task, seed) not yet in quality.json; rewrite the table after each."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -102,6 +109,7 @@ def main() -> int:
                     f"wall={run['wall_s']:.0f}s rss={run['peak_rss_gb']}",
                     flush=True,
                 )
+                runs = merged(runs)
                 save_json("quality", runs)
                 (RESULTS / "quality.md").write_text(report(runs, header))
     print((RESULTS / "quality.md").read_text())

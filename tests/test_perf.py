@@ -16,7 +16,7 @@ from sweepflow.data import prepare
 from sweepflow.engines.keras_tuner_engine import hp_params
 from sweepflow.engines.optuna_engine import OptunaEngine, suggest
 from sweepflow.errors import ConfigError
-from sweepflow.model import ModelSpec, build_model, fresh_state
+from sweepflow.model import CompactBatches, ModelSpec, build_model, fit, fresh_state, predict_scores
 from sweepflow.preprocess import TextPreprocessor, from_dict, to_dict
 from sweepflow.search import run_search
 from sweepflow.space import ChoiceSpec, FloatSpec, parse_space
@@ -111,3 +111,40 @@ def test_a_disabled_tracker_runs_the_same_search_and_writes_no_store(tmp_path):
     )
     assert len(result.summary.session_outcomes) == 2 and result.summary.best_value > 0
     assert not store_root.exists() and not (tmp_path / "mlflow.db").exists()
+
+
+def test_compact_batches_cover_every_row_once_per_epoch_across_blocks():
+    x1 = np.arange(10, dtype=np.uint8).reshape(5, 2)
+    x2 = np.arange(10, 16, dtype=np.uint8).reshape(3, 2)
+    batches = CompactBatches([x1, x2], [np.arange(5), np.arange(5, 8)], 3, shuffle=True)
+    for _ in range(2):
+        got = [batches[i] for i in range(len(batches))]
+        assert len(got) == 3 and all(xb.dtype == np.uint8 for xb, _ in got)
+        rows = np.concatenate([xb for xb, _ in got])
+        labels = np.concatenate([yb for _, yb in got])
+        np.testing.assert_array_equal(np.sort(labels), np.arange(8))
+        np.testing.assert_array_equal(rows, np.concatenate([x1, x2])[labels])  # x and y aligned
+        batches.on_epoch_end()
+
+
+def test_compact_training_and_batched_prediction_match_dense_prediction():
+    rng = np.random.default_rng(1)
+    x = (rng.random((300, 16)) > 0.6).astype(np.uint8)
+    y = (x[:, :4].sum(axis=1) > 1).astype(np.int32)
+    params = {"layers": 1, "units_1": 8, "learning_rate": 0.01, "optimizer": "adam"}
+    fresh_state(0)
+    model = build_model({**params, "batch_size": 32, "epochs": 2}, ModelSpec("binary", 16))
+    result = fit(
+        model,
+        {**params, "batch_size": 32, "epochs": 2},
+        ([x[:200]], [y[:200]]),
+        (x[200:], y[200:]),
+        patience=2,
+    )
+    assert result.epochs_run == 2 and "val_loss" in result.history
+    np.testing.assert_allclose(
+        predict_scores(model, x, batch_size=64),
+        model.predict(x.astype(np.float32), verbose=0),
+        rtol=1e-5,
+        atol=1e-6,
+    )
