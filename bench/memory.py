@@ -77,6 +77,7 @@ def main() -> int:
     verdict = "yes" if ratio <= 1.1 else "**no**"
     quality = [r for r in (load_json("quality") or []) if r["task"] == "imdb" and r["ok"]]
     imdb_peaks = [r["peak_rss_gb"] for r in quality]
+    later = (load_json("pruning") or {}).get("imdb", {}).get("unpruned")
     save_json("memory", {"growth": samples, "task": args.task, "imdb_peak_rss_gb": imdb_peaks})
     imdb_line = (
         f"| `make tune TASK=imdb` peak RSS (whole command, {len(imdb_peaks)} seeds) | "
@@ -94,6 +95,13 @@ def main() -> int:
         "| measurement | value | target | met? |",
         "|---|---|---|---|",
         imdb_line,
+        (
+            f"| `make tune TASK=imdb` peak RSS, pruner none (bench/pruning.py, commit "
+            f"{later.get('commit', '?')}) | {later['peak_rss_gb']:.2f} GB | ≤ 2.5 GB | "
+            f"{'yes' if later['peak_rss_gb'] <= 2.5 else '**no**'} |"
+            if later and later.get("peak_rss_gb")
+            else "| imdb, pruner none | not run | — | — |"
+        ),
         f"| {args.task}, {args.trials}-trial tracked study (max {args.epochs} epochs): peak RSS "
         f"after trial 5 → after trial {last['trial']} | {at[5]['peak_gb']:.3f} → "
         f"{last['peak_gb']:.3f} GB (× {ratio:.3f}) | ≤ × 1.1 | {verdict} |",

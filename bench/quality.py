@@ -68,6 +68,21 @@ def report(runs: list[dict], header: str) -> str:
         "| reuters | — | not measurable here: `reuters.npz` is not in ../shared/data and the "
         "machine is offline | ≥ 0.81 | not measured | — | — | — | — | — | — | — |"
     )
+    lines += [
+        "",
+        "Per run (commit: the code the run used; `?`: started before the benchmark recorded it):",
+        "",
+        "| task | seed | commit | test | best val | wall (s) | peak RSS (GB) | fixed ÷ trial |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(runs, key=lambda r: (r["task"], r["seed"])):
+        metric = TARGETS[r["task"]][0]
+        fixed = r.get("fixed", {}).get("fixed_fraction", float("nan"))
+        lines.append(
+            f"| {r['task']} | {r['seed']} | {r.get('commit', '?')} | "
+            f"{metric} {r['test'].get(metric)} | {r['best_val']} | {r['wall_s']:.0f} | "
+            f"{r['peak_rss_gb']:.2f} | {fixed:.2f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -84,6 +99,7 @@ def main() -> int:
     parser.add_argument("--tasks", nargs="*", default=list(TARGETS))
     parser.add_argument("--seeds", type=int, help="seeds per task (default: SEEDS)")
     parser.add_argument("--fresh", action="store_true", help="ignore earlier results")
+    parser.add_argument("--report", action="store_true", help="only rewrite quality.md")
     args = parser.parse_args()
     runs: list[dict] = [] if args.fresh else (load_json("quality") or [])
     header = (
@@ -95,6 +111,8 @@ def main() -> int:
         "run duration minus epochs × steady epoch time (build, compile, first-step tracing, "
         "run open/close, learning-curve PNG)."
     )
+    if args.report:
+        args.tasks = []
     with tempfile.TemporaryDirectory() as tmp:
         for task in args.tasks:
             for seed in range(args.seeds or SEEDS[task]):
@@ -112,6 +130,7 @@ def main() -> int:
                 runs = merged(runs)
                 save_json("quality", runs)
                 (RESULTS / "quality.md").write_text(report(runs, header))
+    (RESULTS / "quality.md").write_text(report(merged(runs), header))
     print((RESULTS / "quality.md").read_text())
     return 0
 
