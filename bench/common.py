@@ -60,6 +60,9 @@ def tune_subprocess(task: str, seed: int, store: Path, spaces: Path | None = Non
     if spaces is not None:
         cmd += ["--spaces", str(spaces)]
     env = {**os.environ, **ENV, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"}
+    commit = subprocess.run(  # the code this run uses: HEAD when it starts
+        ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     start = time.perf_counter()
     proc = subprocess.run(
         ["/usr/bin/time", "-v", *cmd], cwd=ROOT, env=env, capture_output=True, text=True
@@ -71,9 +74,6 @@ def tune_subprocess(task: str, seed: int, store: Path, spaces: Path | None = Non
     line = next((ln for ln in proc.stdout.splitlines() if ln.strip().startswith(f"{task}:")), "")
     test = {k: float(v) for k, v in re.findall(r"(test_\w+)=([-\d.]+)", line)}
     best = re.search(r"best (val_\w+)=([-\d.]+)", line)
-    commit = subprocess.run(
-        ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
     return {
         "task": task,
         "seed": seed,

@@ -31,6 +31,20 @@ TARGETS = {
     "fashion_mnist": ("test_accuracy", 0.90, True, "test acc 0.869"),
     "imdb": ("test_accuracy", 0.895, True, "test acc 0.880"),
 }
+# What would close a missed target (printed under the table when the target is missed).
+CLOSE = {
+    "carseats": "the test MAE swings with the seed (see per-run rows) while LinearRegression "
+    "already gets 1.02: choose by k-fold (`cv: 4`, already supported; see "
+    "carseats_cv4_experiment.json) and/or average the final models of several seeds.",
+    "boston_housing": "same space, seed 0 → 2.63, seed 1 → 3.60, and best val MAE (~2.2) is far "
+    "below test: selection overfits an 81-row validation split. Choose by k-fold (`cv: 4`), "
+    "more trials, and average the final models of several seeds; a searched L2 alone made "
+    "seed 0 worse (3.07, boston_l2_experiment.json).",
+    "fashion_mnist": "best val accuracy reached 0.901 but the retrained model scores 0.885 on "
+    "the test split; a Dense net needs a longer budget (more trials, 50+ epochs) with a "
+    "learning-rate schedule to reach 0.90 on test. One seed only: a run takes ~23 min here.",
+    "imdb": "",
+}
 # Seeds per task by default. The issue asks for 3; on the shared 2-core machine (two other
 # engineers' test suites running, carseats alone took 6 min) only these fit the time box.
 SEEDS = {"carseats": 3, "boston_housing": 2, "imdb": 2, "fashion_mnist": 1}
@@ -64,13 +78,24 @@ def report(runs: list[dict], header: str) -> str:
             f"{mean_sd([r['fixed']['fixed_s_per_trial'] for r in rs], 2)} | "
             f"{mean_sd([r['fixed']['fixed_fraction'] for r in rs], 2)} |"
         )
+    misses = [
+        f"- **{task}**: {CLOSE[task]}"
+        for task, (metric, target, higher, _) in TARGETS.items()
+        if CLOSE.get(task)
+        and (vals := [r["test"].get(metric) for r in runs if r["task"] == task and r["ok"]])
+        and not ((sum(vals) / len(vals) >= target) if higher else (sum(vals) / len(vals) <= target))
+    ]
     lines.append(
         "| reuters | — | not measurable here: `reuters.npz` is not in ../shared/data and the "
         "machine is offline | ≥ 0.81 | not measured | — | — | — | — | — | — | — |"
     )
+    if misses:
+        lines += ["", "What would close the missed targets:", "", *misses]
     lines += [
         "",
-        "Per run (commit: the code the run used; `?`: started before the benchmark recorded it):",
+        "Per run (commit: HEAD when the run started, `-dirty` when bench/ or results files "
+        "had uncommitted edits; `*`: filled in by hand from the run's start time, for runs "
+        "that started before the benchmark recorded it or while it recorded HEAD at the end):",
         "",
         "| task | seed | commit | test | best val | wall (s) | peak RSS (GB) | fixed ÷ trial |",
         "|---|---|---|---|---|---|---|---|",
