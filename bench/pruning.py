@@ -58,7 +58,8 @@ def main() -> int:
     lines = [
         "# Pruning (issue 5, target 5)",
         "",
-        f"Written {now()} (imdb runs 12:07–12:35 UTC) on {machine()}. Command: `make bench-pruning`. Seed 0, the YAML's "
+        f"Table written {now()} from runs made on {machine()}. "
+        "Command: `make bench-pruning`. Seed 0, the YAML's "
         "default budget; the pruned side is seed 0 of bench/results/quality.json.",
         "",
         "| task | pruner | epochs trained ÷ (trials × max epochs) | target ≤ 0.5 | best val | "

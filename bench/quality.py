@@ -129,7 +129,8 @@ def main() -> int:
     runs: list[dict] = [] if args.fresh else (load_json("quality") or [])
     header = (
         f"# Quality with the default YAML budget (issue 5, targets 1, 2 and 4)\n\n"
-        f"Written {now()} (the runs: 2026-11-23 12:00–13:03 UTC) on {machine()}.\nOne `python -m sweepflow tune <task> --seed <s>` "
+        f"Table written {now()} from runs made on {machine()}.\n"
+        "One `python -m sweepflow tune <task> --seed <s>` "
         "(what `make tune TASK=<task>` runs) per seed in a fresh store; command: "
         "`make bench-quality`. Test metric: the final model (best params retrained on train+val) "
         "on the test split. Peak RSS: /usr/bin/time -v of the whole command. Fixed cost: trial "
