@@ -36,7 +36,8 @@ CLOSE = {
     "carseats": "the test MAE swings with the seed (see per-run rows) while LinearRegression "
     "already gets 1.02. Choosing by k-fold (`cv: 4`, already supported) brought seed 1 from "
     "1.081 to 0.922 (carseats_cv4_experiment.json; one seed, ~6× the search time under "
-    "different load); making `cv: 4` the default needs its own 3-seed run first. Averaging the final models of several seeds would also help.",
+    "different load); making `cv: 4` the default needs its own 3-seed run first. "
+    "Averaging the final models of several seeds would also help.",
     "boston_housing": "same space, seed 0 → 2.63, seed 1 → 3.60, and best val MAE (~2.2) is far "
     "below test: selection overfits an 81-row validation split. Choose by k-fold (`cv: 4`), "
     "more trials, and average the final models of several seeds; a searched L2 alone made "
