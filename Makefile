@@ -34,7 +34,9 @@ ifneq ($(STORAGE),)
 export SWEEPFLOW_STORAGE := $(STORAGE)
 endif
 
-.PHONY: help install tune worker retrain server schedule serve tasks ui dashboard bench-engines bench-workers test test-slow lint format lock clean
+.PHONY: help install tune worker retrain server schedule serve tasks ui dashboard bench-engines \
+  bench-workers bench bench-quality bench-memory bench-tracking bench-pruning test test-slow lint \
+  format lock clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -77,6 +79,20 @@ ui: install ## MLflow UI on http://127.0.0.1:$(PORT) over the store
 
 dashboard: install ## optuna-dashboard on http://127.0.0.1:$(DASH_PORT) over TASK's study
 	$(PY) -m sweepflow dashboard $(TASK) --store $(STORE) --port $(DASH_PORT)
+
+bench: bench-quality bench-memory bench-tracking bench-pruning bench-workers ## Issue-5 benchmarks on the real data (~1.7 h on 2 cores)
+
+bench-quality: install ## Test metric (3 seeds), peak RSS, fixed cost per trial: make tune per task
+	cd bench && ../$(PY) quality.py
+
+bench-memory: install ## RSS across a 50-trial tracked study (+ imdb peak RSS from bench-quality)
+	cd bench && ../$(PY) memory.py
+
+bench-tracking: install ## Same study with MLflow tracking on vs off: wall-time ratio
+	cd bench && ../$(PY) tracking.py
+
+bench-pruning: install ## imdb + fashion_mnist: epochs trained and test metric, pruning vs none
+	cd bench && ../$(PY) pruning.py
 
 test: install ## Run the test suite (real MLflow/Optuna/Prefect in temp folders; no slow tests)
 	$(PY) -m pytest -m "not slow" -q

@@ -53,6 +53,7 @@ class DataConfig:
     categorical: tuple[str, ...] | None = None  # None: detect non-numeric columns
     scaling: str = "minmax"  # minmax | standard | none
     num_words: int = 10_000
+    ngrams: int = 1  # raw text: 1 = words, 2 = words + adjacent word pairs (same num_words slots)
     test_fraction: float = 0.2  # used when the dataset has no official test split
     val_fraction: float = 0.2
     split_seed: int = 42
@@ -120,9 +121,11 @@ def _parse_data(source: str, raw: Any, kind: str) -> DataConfig:
         value = typed(source, f"data.{key}", d.get(key, 0.2), (int, float))
         if not 0 < value < 1:
             raise ConfigError(source, f"data.{key}", f"must be between 0 and 1, got {value}")
-    for key, low in (("num_words", 1), ("split_seed", 0), ("max_rows", 1)):
+    for key, low in (("num_words", 1), ("split_seed", 0), ("max_rows", 1), ("ngrams", 1)):
         if d.get(key) is not None and typed(source, f"data.{key}", d[key], int) < low:
             raise ConfigError(source, f"data.{key}", f"must be ≥ {low}, got {d[key]}")
+    if d.get("ngrams", 1) not in (1, 2):
+        raise ConfigError(source, "data.ngrams", f"must be 1 or 2, got {d['ngrams']!r}")
     if d.get("categorical") is not None:
         cats = d["categorical"]
         if not isinstance(cats, list) or not all(isinstance(c, str) for c in cats):

@@ -254,7 +254,7 @@ def prepare(cfg: TaskConfig, data_dir: Path) -> Prepared:
     if name in ("imdb", "reuters"):
         train, test, where, is_text = sources.word_data(name, data_dir, d.num_words)
         if is_text:
-            fit = lambda x: TextPreprocessor.fit(x, d.num_words)  # noqa: E731
+            fit = lambda x: TextPreprocessor.fit(x, d.num_words, d.ngrams)  # noqa: E731
             raw = lambda x: pd.DataFrame({"text": list(x)})  # noqa: E731
         else:
             fit = lambda x: SequencePreprocessor(d.num_words)  # noqa: E731

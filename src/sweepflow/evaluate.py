@@ -21,7 +21,7 @@ from sklearn import metrics as skm
 
 from sweepflow.data import Prepared
 from sweepflow.engines import SearchSummary
-from sweepflow.model import build_model, fit, fresh_state
+from sweepflow.model import build_model, fit, fresh_state, predict_scores
 from sweepflow.plots import confusion_matrix_plot, predicted_vs_actual
 from sweepflow.trial import model_spec, trial_seed
 
@@ -94,10 +94,9 @@ def final_evaluate(
     epochs = max(1, int(summary.best_epoch))
     fresh_state(trial_seed(base_seed, summary.best_number))
     model = build_model(params, model_spec(data))
-    x = np.concatenate([data.x_train, data.x_val])
-    y = np.concatenate([data.y_train, data.y_val])
-    fit(model, params, (x, y), None, patience=1, epochs=epochs, verbose=verbose)
-    scores = model.predict(data.x_test, batch_size=1024, verbose=0)
+    train = ([data.x_train, data.x_val], [data.y_train, data.y_val])  # no concatenated copy
+    fit(model, params, train, None, patience=1, epochs=epochs, verbose=verbose)
+    scores = predict_scores(model, data.x_test)
     metrics = test_metrics(data.kind, data.y_test, scores)
     files = _evaluation_files(data, scores, out_dir)
     headline, higher = HEADLINE[data.kind]

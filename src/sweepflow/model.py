@@ -75,13 +75,25 @@ def layer_units(params: dict[str, Any]) -> list[int]:
 
 
 def build_model(params: dict[str, Any], spec: ModelSpec) -> keras.Model:
-    """A compiled Sequential of relu Dense layers (+ dropout) and the kind's head."""
+    """A compiled Sequential of relu Dense layers (+ L2, batch norm, dropout) and the head."""
     activation, loss = HEADS[spec.kind]
     dropout = float(params.get("dropout", 0.0))
+    l2 = float(params.get("l2", 0.0))
+    batch_norm = bool(params.get("batch_norm", False))
     model = keras.Sequential(name="sweepflow_dense")
     model.add(keras.Input(shape=(spec.n_features,), dtype="float32"))
     for i, units in enumerate(layer_units(params), start=1):
-        model.add(keras.layers.Dense(units, activation="relu", name=f"hidden_{i}"))
+        model.add(
+            keras.layers.Dense(
+                units,
+                activation=None if batch_norm else "relu",
+                kernel_regularizer=keras.regularizers.L2(l2) if l2 > 0 else None,
+                name=f"hidden_{i}",
+            )
+        )
+        if batch_norm:  # Dense → BatchNorm → relu
+            model.add(keras.layers.BatchNormalization(name=f"batch_norm_{i}"))
+            model.add(keras.layers.Activation("relu", name=f"relu_{i}"))
         if dropout > 0:
             model.add(keras.layers.Dropout(dropout, name=f"dropout_{i}"))
     model.add(keras.layers.Dense(spec.n_outputs, activation=activation, name="head"))
@@ -90,6 +102,9 @@ def build_model(params: dict[str, Any], spec: ModelSpec) -> keras.Model:
         loss=loss,
         metrics=metric_objects(spec.kind),
     )
+    # Optimizer slots created now, eagerly: created lazily inside the first traced step, each
+    # slot leaves a small initialisation graph that TensorFlow keeps for the process's life.
+    model.optimizer.build(model.trainable_variables)
     return model
 
 
@@ -99,10 +114,66 @@ def fresh_state(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
+def is_compact(x: Any) -> bool:
+    """True for integer/bool matrices (multi-hot) that are cast to float32 batch by batch."""
+    parts = x if isinstance(x, list | tuple) else [x]
+    return all(isinstance(p, np.ndarray) and p.dtype in (np.uint8, np.bool_) for p in parts)
+
+
+class CompactBatches(keras.utils.PyDataset):
+    """Batches of compact matrices (one or several row blocks), still uint8 / bool.
+
+    No float32 copy and no tf.data copy of the whole matrix: each batch is cast to float32 by
+    the model's float32 input inside the graph, and tf.data's prefetch buffer holds small
+    uint8 batches. With `shuffle` the row order is redrawn every epoch (seeded from NumPy).
+    """
+
+    def __init__(
+        self, xs: list[np.ndarray], ys: list[np.ndarray], batch_size: int, shuffle: bool
+    ) -> None:
+        super().__init__()
+        self.xs, self.ys, self.batch_size, self.shuffle = xs, ys, batch_size, shuffle
+        self.starts = np.cumsum([0] + [len(x) for x in xs])
+        self.rng = np.random.default_rng(np.random.randint(2**31 - 1))
+        self.order = self._order()
+
+    def _order(self) -> np.ndarray:
+        n = int(self.starts[-1])
+        return self.rng.permutation(n) if self.shuffle else np.arange(n)
+
+    def __len__(self) -> int:
+        return math.ceil(int(self.starts[-1]) / self.batch_size)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = np.sort(self.order[i * self.batch_size : (i + 1) * self.batch_size])
+        block = np.searchsorted(self.starts, rows, side="right") - 1
+        xs, ys = [], []
+        for b in np.unique(block):
+            local = rows[block == b] - self.starts[b]
+            xs.append(self.xs[b][local])
+            ys.append(self.ys[b][local])
+        return np.concatenate(xs), np.concatenate(ys)
+
+    def on_epoch_end(self) -> None:
+        """Draw a new row order for the next epoch."""
+        self.order = self._order()
+
+
+def predict_scores(model: keras.Model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Network outputs; compact matrices go in one uint8 batch at a time (cast in the graph)."""
+    if not is_compact(x) or len(x) <= batch_size:
+        return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+    chunks = [
+        np.asarray(model.predict_on_batch(x[i : i + batch_size]))
+        for i in range(0, len(x), batch_size)
+    ]
+    return np.concatenate(chunks)
+
+
 def fit(
     model: keras.Model,
     params: dict[str, Any],
-    train: tuple[np.ndarray, np.ndarray],
+    train: tuple[Any, Any],
     validation: tuple[np.ndarray, np.ndarray] | None,
     *,
     patience: int,
@@ -110,7 +181,11 @@ def fit(
     epochs: int | None = None,
     verbose: int = 0,
 ) -> FitResult:
-    """Train with early stopping on val_loss (best weights restored); NaN loss ends the run."""
+    """Train with early stopping on val_loss (best weights restored); NaN loss ends the run.
+
+    `train` may hold lists of row blocks (train + val for the final model, never concatenated);
+    compact (uint8/bool) inputs are fed through `CompactBatches`.
+    """
     own: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
     if validation is not None:
         own.append(
@@ -118,15 +193,26 @@ def fit(
                 monitor="val_loss", patience=patience, restore_best_weights=True
             )
         )
-    history = model.fit(
-        train[0],
-        train[1],
-        validation_data=validation,
-        epochs=int(epochs or params["epochs"]),
-        batch_size=int(params["batch_size"]),
-        callbacks=own + list(callbacks or []),
-        verbose=verbose,
-    ).history
+    batch_size = int(params["batch_size"])
+    run = {"epochs": int(epochs or params["epochs"]), "callbacks": own + list(callbacks or [])}
+    xs, ys = train
+    if is_compact(xs):
+        blocks = (list(xs), list(ys)) if isinstance(xs, list | tuple) else ([xs], [ys])
+        val = None
+        if validation is not None:
+            val = CompactBatches([validation[0]], [validation[1]], batch_size, shuffle=False)
+        history = model.fit(
+            CompactBatches(*blocks, batch_size, shuffle=True),
+            validation_data=val,
+            verbose=verbose,
+            **run,
+        ).history
+    else:
+        if isinstance(xs, list | tuple):
+            xs, ys = np.concatenate(xs), np.concatenate(ys)
+        history = model.fit(
+            xs, ys, validation_data=validation, batch_size=batch_size, verbose=verbose, **run
+        ).history
     return summarize_history(history)
 
 

@@ -12,15 +12,22 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 log = logging.getLogger("sweepflow.search")
 
 
 def learning_curve(history: dict[str, list[float]], path: Path, title: str) -> Path:
-    """Train vs validation loss (and the first metric) per epoch, as in `dl_history_plot`."""
+    """Train vs validation loss (and the first metric) per epoch, as in `dl_history_plot`.
+
+    Drawn once per trial, so kept cheap: a bare Figure (no pyplot state), fixed margins
+    instead of tight_layout.
+    """
     metrics = [k for k in history if not k.startswith("val_") and k != "loss"]
     panels = [("loss", "val_loss")] + [(m, f"val_{m}") for m in metrics[:1]]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
+    fig = Figure(figsize=(5 * len(panels), 3.6))
+    axes = fig.subplots(1, len(panels), squeeze=False)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.86, wspace=0.25)
     for ax, (train_key, val_key) in zip(axes[0], panels, strict=True):
         epochs = np.arange(1, len(history.get(train_key, [])) + 1)
         ax.plot(epochs, history.get(train_key, []), label=f"train {train_key}", marker=".")
@@ -31,9 +38,7 @@ def learning_curve(history: dict[str, list[float]], path: Path, title: str) -> P
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)
-    fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path
 
 

@@ -19,6 +19,7 @@ from sweepflow.drift import drift_report
 from sweepflow.engines import SearchSummary, make_engine
 from sweepflow.errors import SweepflowError
 from sweepflow.evaluate import Evaluation, final_evaluate, predict_labels
+from sweepflow.model import predict_scores
 from sweepflow.registry import CHAMPION, champion, promote, register_version
 from sweepflow.search import TrialRecorder
 from sweepflow.serving import features
@@ -192,7 +193,7 @@ def decide(
     """Compare on the same current test split; register the challenger; promote if it clears."""
     tracker = Tracker.for_store(store)
     champ_out = run.champion.model.predict(None, data.raw_test)
-    scores = evaluation.model.predict(data.x_test, batch_size=1024, verbose=0)
+    scores = predict_scores(evaluation.model, data.x_test)
     if data.kind == "regression":
         champ_pred, chal_pred = champ_out["prediction"].to_numpy(), scores.reshape(-1)
     else:

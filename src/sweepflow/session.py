@@ -40,6 +40,8 @@ class Session:
 
 def find_open(tracker: Tracker, experiment_id: str) -> Run | None:
     """The task's newest open search session, if any."""
+    if not tracker.enabled:
+        return None
     runs = tracker.client.search_runs(
         [experiment_id],
         filter_string=f"tags.`{SESSION_TAG}` = '{OPEN}' and tags.`sweepflow.role` = 'search'",
@@ -105,13 +107,15 @@ def join_session(tracker: Tracker, task: str, wait: float, poll: float = 2.0) ->
 def close(tracker: Tracker, run_id: str, stage: str, status: str = "FINISHED") -> None:
     """Close a session: it will not be resumed or joined again."""
     tracker.log(run_id, tags={SESSION_TAG: CLOSED, "sweepflow.stage": stage})
-    tracker.client.set_terminated(run_id, status)
+    if tracker.enabled:
+        tracker.client.set_terminated(run_id, status)
 
 
 def interrupted(tracker: Tracker, run_id: str, reason: str) -> None:
     """Mark a session interrupted (Ctrl-C, SIGTERM): it stays open, so `tune` resumes it."""
     tracker.log(run_id, tags={"sweepflow.stage": "interrupted", "interrupt_reason": reason})
-    tracker.client.set_terminated(run_id, "KILLED")
+    if tracker.enabled:
+        tracker.client.set_terminated(run_id, "KILLED")
 
 
 def close_orphans(
@@ -122,6 +126,8 @@ def close_orphans(
     `states` maps trial numbers to the engine's record (complete/pruned/failed/running); None
     means no trial of this session can still be running (single-process engines).
     """
+    if not tracker.enabled:
+        return 0
     runs = tracker.client.search_runs(
         [experiment_id],
         filter_string=f"tags.`mlflow.parentRunId` = '{parent}' and attributes.status = 'RUNNING'",

@@ -20,6 +20,8 @@ HYPERPARAMETERS: dict[str, type] = {
     "optimizer": str,
     "batch_size": int,
     "epochs": int,  # maximum epochs; early stopping on val_loss decides the rest
+    "l2": float,  # optional: L2 weight penalty on every hidden layer's kernel (0 = none)
+    "batch_norm": bool,  # optional: batch normalisation after each hidden Dense layer
 }
 REQUIRED = ("layers", "units", "learning_rate", "optimizer", "batch_size", "epochs")
 
@@ -113,6 +115,10 @@ def _number(source: str, field: str, value: Any, want: type) -> int | float:
 def _check_value(source: str, name: str, field: str, value: Any) -> Any:
     """Type- and range-check one concrete value of hyperparameter `name`."""
     want = HYPERPARAMETERS[name]
+    if want is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(source, field, f"must be true or false, got {value!r}")
+        return value
     if want is str:
         if name == "optimizer" and value not in OPTIMIZERS:
             raise ConfigError(
@@ -122,6 +128,8 @@ def _check_value(source: str, name: str, field: str, value: Any) -> Any:
     number = _number(source, field, value, want)
     if name == "learning_rate" and number <= 0:
         raise ConfigError(source, field, f"learning rate must be > 0, got {number}")
+    if name == "l2" and number < 0:
+        raise ConfigError(source, field, f"l2 must be ≥ 0, got {number}")
     if name == "dropout" and not 0 <= number < 1:
         raise ConfigError(source, field, f"dropout must be in [0, 1), got {number}")
     if name in {"layers", "units", "batch_size", "epochs"} and number < 1:
@@ -167,7 +175,7 @@ def parse_param(source: str, name: str, raw: Any) -> ParamSpec:
         if len(set(checked)) != len(checked):
             raise ConfigError(source, f"{field}.values", "has duplicates")
         return ChoiceSpec(name, checked)
-    if HYPERPARAMETERS[name] is str:
+    if HYPERPARAMETERS[name] in (str, bool):
         raise ConfigError(source, field, f"{name} takes a choice or a fixed value, not a {kind}")
     if kind == "int" and HYPERPARAMETERS[name] is float:
         kind = "float"  # e.g. dropout written with integer bounds

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 class EpochLogger(keras.callbacks.Callback):
     """Buffers per-epoch metrics (step = epoch, 1-based) and logs them in batches."""
 
-    def __init__(self, client: MlflowClient, run_id: str) -> None:
+    def __init__(self, client: MlflowClient | None, run_id: str) -> None:
         super().__init__()
         self.client, self.run_id = client, run_id
         self.buffer: list[Metric] = []
@@ -65,7 +66,9 @@ class EpochLogger(keras.callbacks.Callback):
         self.flush()
 
     def flush(self) -> None:
-        """Log the buffered metrics in as few calls as MLflow allows."""
+        """Log the buffered metrics in batches (dropped when tracking is off)."""
+        if self.client is None:
+            self.buffer.clear()
         while self.buffer:
             chunk, self.buffer = self.buffer[:_BATCH], self.buffer[_BATCH:]
             self.client.log_batch(self.run_id, metrics=chunk, synchronous=True)
@@ -73,12 +76,26 @@ class EpochLogger(keras.callbacks.Callback):
 
 
 class Tracker:
-    """Everything sweepflow records in MLflow goes through here."""
+    """Everything sweepflow records in MLflow goes through here.
 
-    def __init__(self, tracking_uri: str, artifact_root: Path | None) -> None:
+    A disabled tracker (`Tracker.disabled()`) records nothing and talks to no store: runs get
+    local ids, logging calls return at once. Searches run unchanged (tracking on/off benchmark).
+    """
+
+    def __init__(
+        self, tracking_uri: str, artifact_root: Path | None, *, enabled: bool = True
+    ) -> None:
         self.uri = tracking_uri
         self.artifact_root = Path(artifact_root) if artifact_root is not None else None
-        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        self.enabled = enabled
+        self.client = (
+            MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri) if enabled else None
+        )
+
+    @classmethod
+    def disabled(cls) -> Tracker:
+        """A tracker that records nothing (no MLflow calls, no artifacts, no plots)."""
+        return cls("", Path("."), enabled=False)
 
     @classmethod
     def for_store(cls, store: Store) -> Tracker:
@@ -89,6 +106,8 @@ class Tracker:
 
     def experiment(self, task: str) -> str:
         """The experiment of a task (created on first use, artifacts under the store)."""
+        if not self.enabled:
+            return "disabled"
         found = self.client.get_experiment_by_name(task)
         if found is not None:
             if found.lifecycle_stage == "deleted":
@@ -109,6 +128,8 @@ class Tracker:
         tags: Mapping[str, Any] | None = None,
     ) -> str:
         """Open a run (nested under `parent_id` when given)."""
+        if not self.enabled:
+            return uuid.uuid4().hex
         all_tags = flatten(tags or {})
         if parent_id:
             all_tags["mlflow.parentRunId"] = parent_id
@@ -124,6 +145,8 @@ class Tracker:
         step: int = 0,
     ) -> None:
         """Log params, metrics and tags in one batched call (chunked to MLflow's limits)."""
+        if not self.enabled:
+            return
         stamp = _now_ms()
         p = [Param(k, v) for k, v in flatten(params or {}).items()]
         m = [Metric(k, float(v), stamp, step) for k, v in (metrics or {}).items() if v is not None]
@@ -136,6 +159,8 @@ class Tracker:
 
     def log_files(self, run_id: str, paths: Iterable[Path], folder: str | None = None) -> None:
         """Upload files as artifacts of a run."""
+        if not self.enabled:
+            return
         for path in paths:
             self.client.log_artifact(run_id, str(path), folder)
 
@@ -148,6 +173,8 @@ class Tracker:
 
     def end(self, run_id: str, ok: bool = True) -> None:
         """Close a run as FINISHED (or FAILED)."""
+        if not self.enabled:
+            return
         status = RunStatus.to_string(RunStatus.FINISHED if ok else RunStatus.FAILED)
         self.client.set_terminated(run_id, status)
 
@@ -157,6 +184,8 @@ class Tracker:
 
     def finish_trial(self, run_id: str, outcome: TrialOutcome, objective: str) -> None:
         """Final metrics, state tag and learning-curve PNG of a trial run; then close it."""
+        if not self.enabled:
+            return
         metrics: dict[str, float] = {"trial_seconds": outcome.seconds}
         if outcome.fit is not None:
             metrics["epochs_run"] = outcome.fit.epochs_run

@@ -68,8 +68,8 @@ def run_trial(
     except Exception as exc:  # one bad configuration (OOM, invalid shape…) must not end the study
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
         return TrialOutcome(number, params, FAILED, None, None, time.perf_counter() - start, reason)
-    finally:
-        keras.backend.clear_session()
+    finally:  # drop the graph now; the next trial's fresh_state runs the (slow) full gc once
+        keras.backend.clear_session(free_memory=False)
     pruned = is_pruned is not None and is_pruned()
     return outcome_of(number, params, result, time.perf_counter() - start, objective, pruned)
 

@@ -38,6 +38,9 @@ def hp_one(hp: kt.HyperParameters, name: str, spec: ParamSpec) -> Any:
     """One spec as a Keras Tuner `hp.*` call."""
     if isinstance(spec, FixedSpec):
         return hp.Fixed(name, spec.value)
+    if isinstance(spec, ChoiceSpec) and all(isinstance(v, bool) for v in spec.values):
+        both = len(spec.values) == 2  # hp.Choice would turn booleans into 0/1
+        return hp.Boolean(name, default=spec.values[0]) if both else hp.Fixed(name, spec.values[0])
     if isinstance(spec, ChoiceSpec):
         return hp.Choice(name, list(spec.values))
     sampling = "log" if spec.log else "linear"
@@ -193,6 +196,8 @@ class KerasTunerEngine:
     @staticmethod
     def remaining(recorder: TrialRecorder) -> int:
         """Trials of the session's budget not run yet (its finished trial runs count)."""
+        if not recorder.tracker.enabled:
+            return recorder.session.budget
         done = recorder.tracker.client.search_runs(
             [recorder.experiment_id],
             filter_string=f"tags.`mlflow.parentRunId` = '{recorder.parent}' "

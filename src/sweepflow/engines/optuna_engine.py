@@ -207,7 +207,7 @@ class OptunaEngine:
                 timeout=None if deadline is None else max(0.0, deadline - time.monotonic()),
                 catch=(_TrialFailed,),
                 callbacks=[progress],
-                gc_after_trial=True,
+                gc_after_trial=False,  # each trial's fresh_state collects: one full gc per trial
             )
         return outcomes
 

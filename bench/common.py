@@ -1,0 +1,153 @@
+"""Shared helpers of the issue-5 benchmarks: machine line, tune subprocess, MLflow read-back."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+ENV = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+}
+
+
+def machine() -> str:
+    """One line describing this machine and when the benchmark ran."""
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{platform.node()}: {os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}; "
+        "shared with other users' jobs (timings are noisy)"
+    )
+
+
+def now() -> str:
+    """UTC timestamp for results files."""
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+
+
+def data_dir() -> Path:
+    """The data folder (../shared/data on these machines)."""
+    default = ROOT.parent / "shared" / "data"
+    return Path(os.environ.get("SWEEPFLOW_DATA_DIR", default if default.exists() else "data"))
+
+
+def tune_subprocess(task: str, seed: int, store: Path, spaces: Path | None = None) -> dict:
+    """`python -m sweepflow tune` in a child under /usr/bin/time -v: summary line + peak RSS."""
+    cmd = [sys.executable, "-m", "sweepflow", "tune", task, "--seed", str(seed)]
+    cmd += ["--store", str(store), "--data-dir", str(data_dir())]
+    if spaces is not None:
+        cmd += ["--spaces", str(spaces)]
+    env = {**os.environ, **ENV, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"}
+    commit = subprocess.run(  # the code this run uses: HEAD when it starts
+        ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    start = time.perf_counter()
+    proc = subprocess.run(
+        ["/usr/bin/time", "-v", *cmd], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    wall = time.perf_counter() - start
+    log = RESULTS / f"{task}-seed{seed}-{store.name}.log"
+    log.write_text(proc.stdout + "\n" + proc.stderr)
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.strip().startswith(f"{task}:")), "")
+    test = {k: float(v) for k, v in re.findall(r"(test_\w+)=([-\d.]+)", line)}
+    best = re.search(r"best (val_\w+)=([-\d.]+)", line)
+    return {
+        "task": task,
+        "seed": seed,
+        "commit": commit,
+        "ok": proc.returncode == 0,
+        "wall_s": wall,
+        "peak_rss_gb": int(rss.group(1)) / 2**20 if rss else None,
+        "best_val": float(best.group(2)) if best else None,
+        "test": test,
+        "log": log.name,
+    }
+
+
+def search_record(store: Path, task: str) -> dict[str, Any]:
+    """The latest search run of `task` in a store: its metrics and per-trial fixed cost."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{store / 'mlflow.db'}")
+    exp = client.get_experiment_by_name(task)
+    runs = client.search_runs([exp.experiment_id], "tags.`sweepflow.role` = 'search'")
+    parent = max(runs, key=lambda r: r.info.start_time)
+    trials = client.search_runs(
+        [exp.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'"
+    )
+    return {"parent": dict(parent.data.metrics), "fixed": fixed_cost(client, trials)}
+
+
+def fixed_cost(client: Any, trials: list) -> dict[str, float]:
+    """Per-trial time outside steady-state epochs (build, compile, tracing, run open/close).
+
+    A trial run lasts from run creation to its close; epoch k ends at its logged timestamp. The
+    steady epoch time is (t_last - t_first) / (n - 1); fixed = duration - n * steady.
+    """
+    fixed, total, used = 0.0, 0.0, 0
+    for run in trials:
+        if run.info.end_time is None:
+            continue
+        stamps = sorted(m.timestamp for m in client.get_metric_history(run.info.run_id, "loss"))
+        if len(stamps) < 2:
+            continue
+        duration = (run.info.end_time - run.info.start_time) / 1000
+        steady = (stamps[-1] - stamps[0]) / 1000 / (len(stamps) - 1)
+        fixed += max(0.0, duration - len(stamps) * steady)
+        total += duration
+        used += 1
+    return {
+        "trials": used,
+        "fixed_s_per_trial": fixed / used if used else float("nan"),
+        "trial_s": total / used if used else float("nan"),
+        "fixed_fraction": fixed / total if total else float("nan"),
+    }
+
+
+def mean_sd(values: list[float], digits: int = 3) -> str:
+    """'mean ± sd (min–max)' or '—'."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return "—"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f} (1 seed)"
+    sd = statistics.stdev(values)
+    return (
+        f"{statistics.mean(values):.{digits}f} ± {sd:.{digits}f} "
+        f"({min(values):.{digits}f}–{max(values):.{digits}f})"
+    )
+
+
+def save_json(name: str, obj: Any) -> None:
+    """Write bench/results/<name>.json."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(obj, indent=1, default=str))
+
+
+def load_json(name: str) -> Any:
+    """Read bench/results/<name>.json (None when absent)."""
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None

@@ -1,0 +1,168 @@
+"""Memory: no RSS growth across a long study, and imdb's peak RSS (issue 5, target 2).
+
+Growth: one in-process search of `--trials` trials (default 50) on a cheap task with tracking
+on, as in production; after every trial's training a probe reads VmRSS and VmHWM (peak) from
+/proc/self/status. Target: peak after trial 50 ≤ 1.1 × peak after trial 5.
+imdb peak RSS of the whole `make tune TASK=imdb` command comes from quality.json (bench/quality.py).
+Writes bench/results/memory.md, memory.json and memory.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from common import ENV, RESULTS, ROOT, data_dir, load_json, machine, now, save_json
+
+
+def rss_gb() -> tuple[float, float]:
+    """(current RSS, peak RSS) of this process in GB."""
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    kb = lambda key: int(fields[key].split()[0])  # noqa: E731
+    return kb("VmRSS") / 2**20, kb("VmHWM") / 2**20
+
+
+def growth(task: str, trials: int, epochs: int) -> list[dict]:
+    """RSS after each trial of one long tracked study."""
+    os.environ.update(ENV)
+    import keras
+
+    from sweepflow.config import load_task
+    from sweepflow.data import prepare
+    from sweepflow.engines import make_engine
+    from sweepflow.search import run_search
+    from sweepflow.settings import Store
+    from sweepflow.space import FixedSpec, SearchSpace
+    from sweepflow.tracking import Tracker
+
+    cfg = load_task(task, ROOT / "search_spaces").with_overrides(trials=trials, seed=0)
+    specs = tuple(FixedSpec("epochs", epochs) if s.name == "epochs" else s for s in cfg.space.specs)
+    from dataclasses import replace
+
+    cfg = replace(cfg, space=SearchSpace(specs))
+    data = prepare(cfg, data_dir())
+    samples: list[dict] = []
+
+    class Probe(keras.callbacks.Callback):
+        def on_train_end(self, logs=None):
+            now_gb, peak_gb = rss_gb()
+            samples.append({"trial": len(samples) + 1, "rss_gb": now_gb, "peak_gb": peak_gb})
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "store")
+        run_search(
+            cfg,
+            data,
+            Tracker.for_store(store),
+            make_engine("optuna", store),
+            extra_callbacks=lambda: [Probe()],
+        )
+    return samples
+
+
+def main() -> int:
+    """Run the growth study; write the results with imdb's peak RSS from quality.json."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="carseats")
+    parser.add_argument("--trials", type=int, default=50)
+    parser.add_argument("--epochs", type=int, default=30, help="max epochs per trial")
+    parser.add_argument("--report", action="store_true", help="rewrite memory.md from .json")
+    args = parser.parse_args()
+    if args.report:
+        samples = load_json("memory")["growth"]
+    else:
+        samples = growth(args.task, args.trials, args.epochs)
+    at = {s["trial"]: s for s in samples}
+    last = samples[-1]
+    ratio = last["peak_gb"] / at[5]["peak_gb"] if 5 in at else float("nan")
+    verdict = "yes" if ratio <= 1.1 else "**no**"
+    quality = [r for r in (load_json("quality") or []) if r["task"] == "imdb" and r["ok"]]
+    imdb_peaks = [r["peak_rss_gb"] for r in quality]
+    later = (load_json("pruning") or {}).get("imdb", {}).get("unpruned")
+    save_json(
+        "memory",
+        {
+            "growth": samples,
+            "task": args.task,
+            "epochs": args.epochs,
+            "imdb_peak_rss_gb": imdb_peaks,
+        },
+    )
+    # runs made before multi-hot batches stayed uint8 (7f96f21): float32 batches in tf.data
+    before = ("86a362b", "43f2e51")
+    final = [r["peak_rss_gb"] for r in quality if not r.get("commit", "?").startswith(before)]
+    older = [r["peak_rss_gb"] for r in quality if r.get("commit", "?").startswith(before)]
+    if later and later.get("peak_rss_gb"):
+        final.append(later["peak_rss_gb"])
+    imdb_line = (
+        f"| `make tune TASK=imdb` peak RSS (whole command), final code: {len(final)} runs "
+        f"({', '.join(f'{v:.2f}' for v in final)} GB) | max {max(final):.2f} GB | ≤ 2.5 GB | "
+        f"{'yes' if max(final) <= 2.5 else '**no**'} |\n"
+        f"| same, runs before uint8 batches (commits 86a362b / 43f2e51) | "
+        f"{', '.join(f'{v:.2f}' for v in older) or '—'} GB | ≤ 2.5 GB | superseded |"
+        if final
+        else "| `make tune TASK=imdb` peak RSS | not measured (bench/quality.py) | ≤ 2.5 GB | — |"
+    )
+    lines = [
+        "# Memory (issue 5, target 2)",
+        "",
+        f"Run {now()} on {machine()}. Command: `make bench-memory` (growth) and "
+        "`make bench-quality` (imdb peak RSS, /usr/bin/time -v).",
+        "",
+        "| measurement | value | target | met? |",
+        "|---|---|---|---|",
+        imdb_line,
+        f"| {args.task}, {args.trials}-trial tracked study (max {args.epochs} epochs): peak RSS "
+        f"after trial 5 → after trial {last['trial']} | {at[5]['peak_gb']:.3f} → "
+        f"{last['peak_gb']:.3f} GB (× {ratio:.3f}) | ≤ × 1.1 | {verdict} |",
+        f"| same study: current RSS after trial 5 → after trial {last['trial']} | "
+        f"{at[5]['rss_gb']:.3f} → {last['rss_gb']:.3f} GB | — | — |",
+        "",
+        "imdb matrices are multi-hot uint8 (20,000 words + word pairs: 400 MB train, 100 MB val, "
+        "500 MB test) and reach the network through `CompactBatches`, uint8 batches that the "
+        "model's float32 input casts inside the graph; Keras' own array adapter would copy the "
+        "whole matrix into a tf.data tensor. imdb quality seeds 0 and 1 used the first "
+        "version, which cast each batch to float32 in NumPy (commits 86a362b / 43f2e51): "
+        "tf.data's prefetch then held large float32 batches. Final-code runs: imdb quality "
+        "seed 2 and the unpruned imdb run of bench/pruning.py. Ad-hoc check of the same "
+        "change (prepare imdb + two trial fits + test prediction, no tracking, one process): "
+        "peak RSS 3.26 GB with Keras' "
+        "adapter, 2.26 GB with float32 batches, 1.99 GB with uint8 batches; test accuracy of "
+        "the two configurations 0.900 / 0.898 in all three.",
+        "",
+        "Growth: linear, ~2.5 MB per trial. Python objects that stay alive per trial are "
+        "TensorFlow graph objects (FuncGraphs of each trial's traced train/test steps held by "
+        "TensorFlow's function registry after `clear_session`). Building the optimizer slots "
+        "eagerly (7f96f21) removed the per-slot initialisation graphs: the first run of this "
+        "study (commit 86a362b, three full gcs per trial) grew 0.812 → 0.950 GB (× 1.169); this "
+        "one × 1.14. What would close it: run trials in a worker process that is recycled every "
+        "N trials (the parallel-workers work), or reuse one compiled model per architecture.",
+        "",
+        "![RSS per trial](memory.png)",
+    ]
+    (RESULTS / "memory.md").write_text("\n".join(lines) + "\n")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    ax.plot([s["trial"] for s in samples], [s["rss_gb"] for s in samples], label="RSS")
+    ax.plot([s["trial"] for s in samples], [s["peak_gb"] for s in samples], label="peak RSS")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("GB")
+    ax.set_title(f"{args.task}: RSS across a {args.trials}-trial tracked study")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(RESULTS / "memory.png", dpi=90)
+    print((RESULTS / "memory.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""Quality, peak memory and per-trial fixed cost of `sweepflow tune` with the default YAML budget.
+
+For each task and seed: `python -m sweepflow tune <task> --seed <s>` in a child process under
+/usr/bin/time -v (peak RSS of exactly what `make tune TASK=<task>` runs), into a fresh store;
+then the store's MLflow records give epochs_saved_fraction and the fixed cost per trial (see
+bench/common.py). Writes bench/results/quality.md + quality.json (updated after every run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from common import (
+    RESULTS,
+    load_json,
+    machine,
+    mean_sd,
+    now,
+    save_json,
+    search_record,
+    tune_subprocess,
+)
+
+# task: (headline test metric, target, higher is better, hand-tuned seed model's result here)
+TARGETS = {
+    "carseats": ("test_mae", 0.95, False, "1.17 val MAE (LinearRegression 1.02)"),
+    "boston_housing": ("test_mae", 2.3, False, "test MAE 2.64"),
+    "fashion_mnist": ("test_accuracy", 0.90, True, "test acc 0.869"),
+    "imdb": ("test_accuracy", 0.895, True, "test acc 0.880"),
+}
+# What would close a missed target (printed under the table when the target is missed).
+CLOSE = {
+    "carseats": "the test MAE swings with the seed (see per-run rows) while LinearRegression "
+    "already gets 1.02. Choosing by k-fold (`cv: 4`, already supported) brought seed 1 from "
+    "1.081 to 0.922 (carseats_cv4_experiment.json; one seed, ~6× the search time under "
+    "different load); making `cv: 4` the default needs its own 3-seed run first. "
+    "Averaging the final models of several seeds would also help.",
+    "boston_housing": "same space, seed 0 → 2.63, seed 1 → 3.60, and best val MAE (~2.2) is far "
+    "below test: selection overfits an 81-row validation split. Choose by k-fold (`cv: 4`), "
+    "more trials, and average the final models of several seeds; a searched L2 alone made "
+    "seed 0 worse (3.07, boston_l2_experiment.json).",
+    "fashion_mnist": "best val accuracy reached 0.901 but the retrained model scores 0.885 on "
+    "the test split; a Dense net needs a longer budget (more trials, 50+ epochs) with a "
+    "learning-rate schedule to reach 0.90 on test. One seed only: a run takes ~23 min here.",
+    "imdb": "",
+}
+# Seeds per task by default. The issue asks for 3; on the shared 2-core machine (two other
+# engineers' test suites running, carseats alone took 6 min) only these fit the time box.
+SEEDS = {"carseats": 3, "boston_housing": 2, "imdb": 2, "fashion_mnist": 1}
+
+
+def report(runs: list[dict], header: str) -> str:
+    """The markdown table."""
+    lines = [
+        header,
+        "",
+        "| task | seeds | test metric (mean ± sd, min–max) | target | met? | hand-tuned seed model "
+        "| best val | wall per run (s) | peak RSS (GB) | epochs trained ÷ budget "
+        "| fixed cost per trial (s) | fixed ÷ trial time |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for task, (metric, target, higher, seed_model) in TARGETS.items():
+        rs = [r for r in runs if r["task"] == task and r["ok"]]
+        if not rs:
+            continue
+        vals = [r["test"].get(metric) for r in rs]
+        mean = sum(vals) / len(vals)
+        met = mean >= target if higher else mean <= target
+        sign = "≥" if higher else "≤"
+        best_val = mean_sd([r["best_val"] for r in rs], 4)
+        lines.append(
+            f"| {task} | {len(rs)} | {metric} {mean_sd(vals, 4)} | {sign} {target} | "
+            f"{'yes' if met else '**no**'} | {seed_model} | {best_val} | "
+            f"{mean_sd([r['wall_s'] for r in rs], 0)} | "
+            f"{mean_sd([r['peak_rss_gb'] for r in rs], 2)} | "
+            f"{mean_sd([1 - r['parent'].get('epochs_saved_fraction', 1) for r in rs], 2)} | "
+            f"{mean_sd([r['fixed']['fixed_s_per_trial'] for r in rs], 2)} | "
+            f"{mean_sd([r['fixed']['fixed_fraction'] for r in rs], 2)} |"
+        )
+    misses = [
+        f"- **{task}**: {CLOSE[task]}"
+        for task, (metric, target, higher, _) in TARGETS.items()
+        if CLOSE.get(task)
+        and (vals := [r["test"].get(metric) for r in runs if r["task"] == task and r["ok"]])
+        and not ((sum(vals) / len(vals) >= target) if higher else (sum(vals) / len(vals) <= target))
+    ]
+    lines.append(
+        "| reuters | — | not measurable here: `reuters.npz` is not in ../shared/data and the "
+        "machine is offline | ≥ 0.81 | not measured | — | — | — | — | — | — | — |"
+    )
+    if misses:
+        lines += ["", "What would close the missed targets:", "", *misses]
+    lines += [
+        "",
+        "Per run (commit: HEAD when the run started, `-dirty` when bench/ or results files "
+        "had uncommitted edits; `*`: filled in by hand from the run's start time, for runs "
+        "that started before the benchmark recorded it or while it recorded HEAD at the end):",
+        "",
+        "| task | seed | commit | test | best val | wall (s) | peak RSS (GB) | fixed ÷ trial |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(runs, key=lambda r: (r["task"], r["seed"])):
+        metric = TARGETS[r["task"]][0]
+        fixed = r.get("fixed", {}).get("fixed_fraction", float("nan"))
+        lines.append(
+            f"| {r['task']} | {r['seed']} | {r.get('commit', '?')} | "
+            f"{metric} {r['test'].get(metric)} | {r['best_val']} | {r['wall_s']:.0f} | "
+            f"{r['peak_rss_gb']:.2f} | {fixed:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def merged(runs: list[dict]) -> list[dict]:
+    """These runs plus any another instance saved meanwhile (one record per task and seed)."""
+    done = {(r["task"], r["seed"]): r for r in load_json("quality") or []}
+    done.update({(r["task"], r["seed"]): r for r in runs})
+    return list(done.values())
+
+
+def main() -> int:
+    """Run every (task, seed) not yet in quality.json; rewrite the table after each."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="*", default=list(TARGETS))
+    parser.add_argument("--seeds", type=int, help="seeds per task (default: SEEDS)")
+    parser.add_argument("--fresh", action="store_true", help="ignore earlier results")
+    parser.add_argument("--report", action="store_true", help="only rewrite quality.md")
+    args = parser.parse_args()
+    runs: list[dict] = [] if args.fresh else (load_json("quality") or [])
+    header = (
+        f"# Quality with the default YAML budget (issue 5, targets 1, 2 and 4)\n\n"
+        f"Table written {now()} from runs made on {machine()}.\n"
+        "One `python -m sweepflow tune <task> --seed <s>` "
+        "(what `make tune TASK=<task>` runs) per seed in a fresh store; command: "
+        "`make bench-quality`. Test metric: the final model (best params retrained on train+val) "
+        "on the test split. Peak RSS: /usr/bin/time -v of the whole command. Fixed cost: trial "
+        "run duration minus epochs × steady epoch time (build, compile, first-step tracing, "
+        "run open/close, learning-curve PNG)."
+    )
+    if args.report:
+        args.tasks = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for task in args.tasks:
+            for seed in range(args.seeds or SEEDS[task]):
+                if any(r["task"] == task and r["seed"] == seed for r in runs):
+                    continue
+                store = Path(tmp) / f"store-{task}-{seed}"
+                run = tune_subprocess(task, seed, store)
+                run.update(search_record(store, task) if run["ok"] else {"parent": {}})
+                runs.append(run)
+                print(
+                    f"{task} seed {seed}: ok={run['ok']} test={run['test']} "
+                    f"wall={run['wall_s']:.0f}s rss={run['peak_rss_gb']}",
+                    flush=True,
+                )
+                runs = merged(runs)
+                save_json("quality", runs)
+                (RESULTS / "quality.md").write_text(report(runs, header))
+    (RESULTS / "quality.md").write_text(report(merged(runs), header))
+    print((RESULTS / "quality.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""Issue 5 behaviour: L2 / batch-norm space keys, word-pair vocabularies, tracking switched off."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import keras_tuner as kt
+import numpy as np
+import optuna
+import pytest
+from conftest import SMALL_SPACE, write_task
+
+from sweepflow.config import load_task
+from sweepflow.data import prepare
+from sweepflow.engines.keras_tuner_engine import hp_params
+from sweepflow.engines.optuna_engine import OptunaEngine, suggest
+from sweepflow.errors import ConfigError
+from sweepflow.model import CompactBatches, ModelSpec, build_model, fit, fresh_state, predict_scores
+from sweepflow.preprocess import TextPreprocessor, from_dict, to_dict
+from sweepflow.search import run_search
+from sweepflow.space import ChoiceSpec, FloatSpec, parse_space
+from sweepflow.tracking import Tracker
+
+WIDE = {
+    **SMALL_SPACE,
+    "l2": {"type": "float", "min": 1.0e-5, "max": 1.0e-2, "log": True},
+    "batch_norm": {"type": "choice", "values": [False, True]},
+}
+
+
+def test_l2_and_batch_norm_parse_and_reach_both_engines(tmp_path):
+    space = parse_space("t.yaml", WIDE)
+    assert space["l2"] == FloatSpec("l2", 1e-5, 1e-2, log=True)
+    assert space["batch_norm"] == ChoiceSpec("batch_norm", (False, True))
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    params = suggest(space, study.ask())
+    assert 1e-5 <= params["l2"] <= 1e-2 and params["batch_norm"] in (False, True)
+    hp = kt.HyperParameters()
+    kt_params = hp_params(space, hp)
+    assert isinstance(kt_params["batch_norm"], bool) and 1e-5 <= kt_params["l2"] <= 1e-2
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "words"),
+    [
+        ({"l2": -0.1}, "space.l2", "l2 must be ≥ 0"),
+        ({"batch_norm": "yes"}, "space.batch_norm", "true or false"),
+        ({"batch_norm": {"type": "int", "min": 0, "max": 1}}, "space.batch_norm", "choice"),
+    ],
+)
+def test_bad_l2_or_batch_norm_is_refused_with_its_field(changes, field, words):
+    raw = copy.deepcopy(SMALL_SPACE)
+    raw.update(changes)
+    with pytest.raises(ConfigError) as err:
+        parse_space("t.yaml", raw)
+    assert field in str(err.value) and words in str(err.value)
+
+
+def test_build_model_adds_l2_and_batch_norm_only_when_asked():
+    base = {"layers": 2, "units_1": 8, "units_2": 4, "learning_rate": 0.01, "optimizer": "adam"}
+    plain = build_model(base, ModelSpec("binary", 5))
+    assert not any("batch_norm" in layer.name for layer in plain.layers)
+    assert plain.layers[0].kernel_regularizer is None
+    wide = build_model({**base, "l2": 1e-3, "batch_norm": True}, ModelSpec("binary", 5))
+    assert [la.name for la in wide.layers if "batch_norm" in la.name] == [
+        "batch_norm_1",
+        "batch_norm_2",
+    ]
+    assert wide.layers[0].kernel_regularizer is not None
+    assert wide.predict(np.ones((3, 5), np.float32), verbose=0).shape == (3, 1)
+
+
+def test_word_pair_vocabulary_is_fitted_on_train_and_survives_json():
+    texts = ["not good at all", "not good", "very good film", "not bad", "good film"]
+    pre = TextPreprocessor.fit(texts, num_words=6, ngrams=2)
+    assert "not good" in pre.vocabulary and "good" in pre.vocabulary and len(pre.vocabulary) == 6
+    out = pre.transform(["not good", "zeitgeist"])
+    dense = np.array(
+        [[1 if t in pre.terms(x) else 0 for t in pre.vocabulary] for x in ["not good", "zeitgeist"]]
+    )
+    assert out.dtype == np.uint8
+    np.testing.assert_array_equal(out, dense)
+    again = from_dict(to_dict(pre))
+    np.testing.assert_array_equal(again.transform(texts), pre.transform(texts))
+    # words only: the same ranking as before (count, then alphabetical)
+    assert TextPreprocessor.fit(texts, 3).vocabulary == ["good", "not", "film"]
+
+
+def test_compact_multi_hot_gives_the_same_predictions_as_dense_float():
+    fresh_state(0)
+    model = build_model(
+        {"layers": 1, "units_1": 8, "learning_rate": 0.01, "optimizer": "adam"},
+        ModelSpec("binary", 12),
+    )
+    x = (np.random.default_rng(0).random((20, 12)) > 0.7).astype(np.uint8)
+    compact = model.predict(x, verbose=0)
+    dense = model.predict(x.astype(np.float32), verbose=0)
+    np.testing.assert_allclose(compact, dense, rtol=1e-6)
+
+
+def test_a_disabled_tracker_runs_the_same_search_and_writes_no_store(tmp_path):
+    cfg = load_task(str(write_task(tmp_path, "quiet", "regression")), Path("search_spaces"))
+    data = prepare(cfg, tmp_path)
+    store_root = tmp_path / "store"
+    result = run_search(
+        cfg,
+        data,
+        Tracker.disabled(),
+        OptunaEngine(f"sqlite:///{tmp_path / 'optuna.db'}"),
+    )
+    assert len(result.summary.session_outcomes) == 2 and result.summary.best_value > 0
+    assert not store_root.exists() and not (tmp_path / "mlflow.db").exists()
+
+
+def test_compact_batches_cover_every_row_once_per_epoch_across_blocks():
+    x1 = np.arange(10, dtype=np.uint8).reshape(5, 2)
+    x2 = np.arange(10, 16, dtype=np.uint8).reshape(3, 2)
+    batches = CompactBatches([x1, x2], [np.arange(5), np.arange(5, 8)], 3, shuffle=True)
+    for _ in range(2):
+        got = [batches[i] for i in range(len(batches))]
+        assert len(got) == 3 and all(xb.dtype == np.uint8 for xb, _ in got)
+        rows = np.concatenate([xb for xb, _ in got])
+        labels = np.concatenate([yb for _, yb in got])
+        np.testing.assert_array_equal(np.sort(labels), np.arange(8))
+        np.testing.assert_array_equal(rows, np.concatenate([x1, x2])[labels])  # x and y aligned
+        batches.on_epoch_end()
+
+
+def test_compact_training_and_batched_prediction_match_dense_prediction():
+    rng = np.random.default_rng(1)
+    x = (rng.random((300, 16)) > 0.6).astype(np.uint8)
+    y = (x[:, :4].sum(axis=1) > 1).astype(np.int32)
+    params = {"layers": 1, "units_1": 8, "learning_rate": 0.01, "optimizer": "adam"}
+    fresh_state(0)
+    model = build_model({**params, "batch_size": 32, "epochs": 2}, ModelSpec("binary", 16))
+    result = fit(
+        model,
+        {**params, "batch_size": 32, "epochs": 2},
+        ([x[:200]], [y[:200]]),
+        (x[200:], y[200:]),
+        patience=2,
+    )
+    assert result.epochs_run == 2 and "val_loss" in result.history
+    np.testing.assert_allclose(
+        predict_scores(model, x, batch_size=64),
+        model.predict(x.astype(np.float32), verbose=0),
+        rtol=1e-5,
+        atol=1e-6,
+    )
