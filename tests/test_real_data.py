@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
         ("carseats", 256, 80, 6 + 3 + 9 + 2 + 2),  # 6 numerics + ShelveLoc, Education, US, Urban
         ("boston_housing", 323, 102, 13),
         ("fashion_mnist", 54_000, 10_000, 784),
-        ("imdb", 20_000, 25_000, 10_000),
+        ("imdb", 20_000, 25_000, 20_000),  # 20,000 words and word pairs (search_spaces/imdb.yaml)
     ],
 )
 def test_real_dataset_shapes_and_origin(task, train, test, width):
