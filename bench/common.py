@@ -24,8 +24,8 @@ ENV = {
 }
 
 
-def machine() -> str:
-    """One line describing this machine and when the benchmark ran."""
+def hardware() -> str:
+    """One line describing this machine: cores, CPU, memory, OS, Python."""
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -37,9 +37,22 @@ def machine() -> str:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return (
         f"{platform.node()}: {os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, "
-        f"{platform.system()} {platform.release()}, Python {platform.python_version()}; "
-        "shared with other users' jobs (timings are noisy)"
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
     )
+
+
+def machine() -> str:
+    """The machine line of the issue-5 results, which ran beside other users' jobs."""
+    return f"{hardware()}; shared with other users' jobs (timings are noisy)"
+
+
+def write_report(name: str, lines: list[str], folder: Path = RESULTS) -> Path:
+    """Write a results table (`<folder>/<name>`) and print it."""
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    print(path.read_text())
+    return path
 
 
 def now() -> str:

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -24,6 +22,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import hardware as machine  # noqa: E402
+
 ENGINES = {
     "optuna TPE + hyperband": {"engine": "optuna", "sampler": "tpe", "pruner": "hyperband"},
     "optuna random, no pruning": {"engine": "optuna", "sampler": "random", "pruner": "none"},
@@ -32,23 +34,6 @@ ENGINES = {
 }
 # Budget per run (seconds) and the test accuracy "time to target" is measured against.
 TASKS = {"fashion_mnist": (120.0, 0.88), "imdb": (60.0, 0.885)}
-
-
-def machine() -> str:
-    """One line describing this machine."""
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (
-        f"{platform.node()}: {os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, "
-        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
-    )
 
 
 def make_probe(data, events: list, clock: dict, budget: float):

@@ -16,7 +16,16 @@ import tempfile
 from pathlib import Path
 
 import yaml
-from common import RESULTS, ROOT, load_json, machine, now, save_json, search_record, tune_subprocess
+from common import (
+    ROOT,
+    load_json,
+    machine,
+    now,
+    save_json,
+    search_record,
+    tune_subprocess,
+    write_report,
+)
 
 METRIC = {"imdb": "test_accuracy", "fashion_mnist": "test_accuracy"}
 
@@ -97,8 +106,7 @@ def main() -> int:
         "the unpruned ratio is below 1. `epochs_saved_fraction` (= 1 − the ratio) is logged on "
         "every search's parent run.",
     ]
-    (RESULTS / "pruning.md").write_text("\n".join(lines) + "\n")
-    print((RESULTS / "pruning.md").read_text())
+    write_report("pruning.md", lines)
     return 0
 
 

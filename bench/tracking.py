@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ENV, RESULTS, ROOT, data_dir, machine, now, save_json
+from common import ENV, ROOT, data_dir, machine, now, save_json, write_report
 
 
 def timed_tracker(store, clock: dict):
@@ -151,8 +151,7 @@ def main() -> int:
         "`log_batch`, per-epoch metrics buffered and sent in batches (every 10 s or at the end), "
         "final metrics + tags in one `log_batch`, one learning-curve PNG uploaded.",
     ]
-    (RESULTS / "tracking.md").write_text("\n".join(lines) + "\n")
-    print((RESULTS / "tracking.md").read_text())
+    write_report("tracking.md", lines)
     return 0
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from engines import machine  # noqa: E402
+from common import hardware, write_report  # noqa: E402
 
 
 def run(task: str, workers: int, trials: int, store: Path, prefect_home: Path) -> dict:
@@ -71,7 +71,7 @@ def main() -> None:
     lines = [
         f"# Trials per hour with worker processes ({args.task}, {args.trials} trials)",
         "",
-        f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; one run per row, in one go.",
+        f"Measured {time.strftime('%Y-%m-%d')} on {hardware()}; one run per row, in one go.",
         "Reproduce: `make bench-workers` (`python bench/workers.py --task T --trials N`).",
         "",
         "| workers | trials | search s | trials/hour | epochs/hour | processes that ran trials "
@@ -84,11 +84,10 @@ def main() -> None:
             f"| {r['trials_per_hour']:.0f} | {r['epochs_per_hour']:.0f} | {r['processes']} "
             f"| {r['trials_per_hour'] / base:.2f}× | {r['best_value']:.4f} |"
         )
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "workers.md").write_text("\n".join(lines) + "\n")
-    (out / "workers.json").write_text(json.dumps({"machine": machine(), "runs": results}, indent=1))
-    print("\n".join(lines))
+    path = write_report("workers.md", lines)
+    path.with_suffix(".json").write_text(
+        json.dumps({"machine": hardware(), "runs": results}, indent=1)
+    )
 
 
 if __name__ == "__main__":

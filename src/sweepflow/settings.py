@@ -8,6 +8,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sweepflow.errors import SweepflowError
+
 DEFAULT_STORE = Path("mlruns")
 DEFAULT_DATA_DIR = Path("data")
 DEFAULT_SPACES_DIR = Path("search_spaces")
@@ -74,8 +76,6 @@ class Store:
 
     def ensure(self) -> None:
         """Create the store folder, or fail early and clearly when it is not writable."""
-        from sweepflow.errors import SweepflowError
-
         try:
             self.artifact_root.mkdir(parents=True, exist_ok=True)
             probe = self.root / ".write-test"
@@ -124,6 +124,15 @@ def configure_environment(store: Store) -> None:
 def redact(url: str) -> str:
     """A storage URL with any password replaced by ***, safe to log."""
     return re.sub(r"(//[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
+def store_error(
+    what: str, url: str, exc: BaseException, hint: str, line: int = 0
+) -> SweepflowError:
+    """One clear error for a store that cannot be opened: `line` of the reason, passwords out."""
+    text = str(exc).strip()
+    reason = redact(text.splitlines()[line]) if text else type(exc).__name__
+    return SweepflowError(f"cannot open {what} {redact(url)}: {reason}; {hint}")
 
 
 def sqlite_timeout() -> float:

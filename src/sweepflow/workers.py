@@ -27,19 +27,15 @@ def init_shared_stores(store: Store) -> None:
     from mlflow import MlflowClient
 
     from sweepflow.engines.optuna_storage import make_storage
-    from sweepflow.errors import SweepflowError
-    from sweepflow.settings import is_locked_error, redact
+    from sweepflow.settings import is_locked_error, store_error
 
     try:
         MlflowClient(tracking_uri=store.mlflow_uri).search_experiments(max_results=1)
     except Exception as exc:
         if is_locked_error(exc):
             raise
-        reason = redact(str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc))
-        raise SweepflowError(
-            f"cannot open the MLflow store {redact(store.mlflow_uri)}: {reason}; "
-            "check MLFLOW_TRACKING_URI / --tracking-uri"
-        ) from None
+        hint = "check MLFLOW_TRACKING_URI / --tracking-uri"
+        raise store_error("the MLflow store", store.mlflow_uri, exc, hint, line=-1) from None
     make_storage(store.study_storage)
 
 

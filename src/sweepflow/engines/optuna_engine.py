@@ -231,19 +231,21 @@ class OptunaEngine:
                 told = True
             time.sleep(heartbeat_seconds())
 
+    def start(self, cfg: TaskConfig) -> tuple[optuna.Study, float | None]:
+        """The task's study, and the monotonic deadline of this process's search (if any)."""
+        optuna.logging.set_verbosity(optuna.logging.ERROR)  # trials are reported by `progress`
+        deadline = None if cfg.search.timeout is None else time.monotonic() + cfg.search.timeout
+        return self.load_study(cfg), deadline
+
     def work(self, cfg: TaskConfig, recorder: TrialRecorder) -> int:
         """A worker: add trials to the open session until its budget is spent; return how many."""
-        optuna.logging.set_verbosity(optuna.logging.ERROR)  # trials are reported by `progress`
-        study = self.load_study(cfg)
-        deadline = None if cfg.search.timeout is None else time.monotonic() + cfg.search.timeout
+        study, deadline = self.start(cfg)
         return len(self.run_trials(study, cfg, recorder, deadline))
 
     def search(self, cfg: TaskConfig, recorder: TrialRecorder, figure_dir: Path) -> SearchSummary:
         """Run the session's trial budget (with any workers), then summarise the study."""
-        optuna.logging.set_verbosity(optuna.logging.ERROR)  # trials are reported by `progress`
-        study = self.load_study(cfg)
+        study, deadline = self.start(cfg)
         session = recorder.parent
-        deadline = None if cfg.search.timeout is None else time.monotonic() + cfg.search.timeout
         outcomes: list[TrialOutcome] = []
         while True:
             outcomes += self.run_trials(study, cfg, recorder, deadline)

@@ -9,9 +9,8 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from sweepflow.errors import SweepflowError
 from sweepflow.session import RUNNING
-from sweepflow.settings import is_locked_error, redact, sqlite_timeout
+from sweepflow.settings import is_locked_error, sqlite_timeout, store_error
 from sweepflow.trial import COMPLETE, FAILED, PRUNED
 
 
@@ -36,10 +35,11 @@ def make_storage(url: str) -> optuna.storages.RDBStorage:
     except Exception as exc:
         if is_locked_error(exc):
             raise
-        first = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
-        raise SweepflowError(
-            f"cannot open the Optuna storage {redact(url)}: {first}; check STORAGE / --storage "
-            "(Optuna and MLflow each need a database of their own)"
+        raise store_error(
+            "the Optuna storage",
+            url,
+            exc,
+            "check STORAGE / --storage (Optuna and MLflow each need a database of their own)",
         ) from None
 
 
