@@ -82,12 +82,13 @@ def prefect_api(prefect_harness):
 @pytest.mark.slow  # three real `sweepflow tune` processes (~1-2 min); CI runs it (make test-slow)
 def test_ctrl_c_then_kill_9_then_resume_keeps_every_finished_trial(tmp_path, prefect_api):
     task = "tiny_faults"
-    # ~1,500 rows, 40 epochs without early stopping: trials long enough to be cut off mid-way
+    # ~3,000 rows, 40 epochs without early stopping: trials (~10 s) long enough to be cut off
+    # mid-way even on a loaded machine (a kill that lands between trials proves nothing)
     yaml_path = write_task(
         tmp_path,
         task,
         "regression",
-        make_table("regression", n=1500),
+        make_table("regression", n=3000),
         overrides={
             "search": {"trials": BUDGET, "seed": 3, "pruner": "none"},
             "training": {"patience": 40},
