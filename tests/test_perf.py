@@ -148,3 +148,33 @@ def test_compact_training_and_batched_prediction_match_dense_prediction():
         rtol=1e-5,
         atol=1e-6,
     )
+
+
+def test_trials_do_not_leave_traced_train_steps_behind():
+    """Each traced train step registers a global custom gradient; fresh_state must drop them."""
+    import gc
+
+    from tensorflow.python.framework import ops
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((64, 6), dtype=np.float32), rng.random(64, dtype=np.float32)
+    spec = ModelSpec("regression", 6, 1)
+    params = {
+        "layers": 1,
+        "units_1": 8,
+        "learning_rate": 0.01,
+        "optimizer": "adam",
+        "batch_size": 16,
+    }
+
+    def one_trial(seed: int) -> tuple[int, int]:
+        fresh_state(seed)
+        fit(build_model(params, spec), {**params, "epochs": 2}, (x, y), (x, y), patience=2)
+        fresh_state(seed)  # what the next trial starts with
+        graphs = sum(type(o).__name__ == "FuncGraph" for o in gc.get_objects())
+        custom = sum(k.startswith("CustomGradient-") for k in ops._gradient_registry._registry)
+        return graphs, custom
+
+    first = one_trial(0)
+    for seed in range(1, 4):
+        assert one_trial(seed) == first  # not one more graph or registration per trial

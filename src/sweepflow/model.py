@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import math
 import os
 from dataclasses import dataclass
@@ -74,13 +75,15 @@ def layer_units(params: dict[str, Any]) -> list[int]:
     return [int(params.get(key, params.get("units", 0))) for key in unit_names(n)]
 
 
-def build_model(params: dict[str, Any], spec: ModelSpec) -> keras.Model:
+def build_model(
+    params: dict[str, Any], spec: ModelSpec, name: str = "sweepflow_dense"
+) -> keras.Model:
     """A compiled Sequential of relu Dense layers (+ L2, batch norm, dropout) and the head."""
     activation, loss = HEADS[spec.kind]
     dropout = float(params.get("dropout", 0.0))
     l2 = float(params.get("l2", 0.0))
     batch_norm = bool(params.get("batch_norm", False))
-    model = keras.Sequential(name="sweepflow_dense")
+    model = keras.Sequential(name=name)
     model.add(keras.Input(shape=(spec.n_features,), dtype="float32"))
     for i, units in enumerate(layer_units(params), start=1):
         model.add(
@@ -108,10 +111,49 @@ def build_model(params: dict[str, Any], spec: ModelSpec) -> keras.Model:
     return model
 
 
+def average_model(members: list[keras.Model], spec: ModelSpec) -> keras.Model:
+    """One Keras model whose output is the mean of the members' outputs (mean probabilities)."""
+    if len(members) == 1:
+        return members[0]
+    features = keras.Input(shape=(spec.n_features,), dtype="float32", name="features")
+    mean = keras.layers.Average(name="ensemble_mean")([m(features) for m in members])
+    return keras.Model(features, mean, name="sweepflow_ensemble")
+
+
 def fresh_state(seed: int) -> None:
     """Clear Keras' global state and seed Python, NumPy and the backend for one trial."""
-    keras.backend.clear_session(free_memory=True)
+    keras.backend.clear_session(free_memory=False)
+    release_traced_gradients()
+    gc.collect()
     keras.utils.set_random_seed(seed)
+
+
+_GRADIENT_BASELINE: set[str] | None = None
+
+
+def release_traced_gradients() -> int:
+    """Forget the custom gradients earlier trials' train steps registered; return how many.
+
+    Keras' TensorFlow optimizer all-reduces the gradients even with no distribution strategy,
+    and each trace of a train step registers a `CustomGradient-<n>` in TensorFlow's global
+    gradient registry, never removed: its closure keeps the whole traced step (FuncGraph)
+    alive, ~2-4 MB per trial. Entries that existed before sweepflow's first trial are kept.
+    """
+    global _GRADIENT_BASELINE
+    if keras.backend.backend() != "tensorflow":
+        return 0
+    from tensorflow.python.framework import ops  # private: the registry has no public API
+
+    registry = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
+    if not isinstance(registry, dict):
+        return 0
+    if _GRADIENT_BASELINE is None:
+        _GRADIENT_BASELINE = set(registry)
+        return 0
+    stale = [k for k in registry if k.startswith("CustomGradient-") and k not in _GRADIENT_BASELINE]
+    for key in stale:
+        del registry[key]
+    return len(stale)
 
 
 def is_compact(x: Any) -> bool:
