@@ -9,6 +9,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -111,7 +112,14 @@ def search_record(store: Path, task: str) -> dict[str, Any]:
     trials = client.search_runs(
         [exp.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'"
     )
-    return {"parent": dict(parent.data.metrics), "fixed": fixed_cost(client, trials)}
+    record = {"parent": dict(parent.data.metrics), "fixed": fixed_cost(client, trials)}
+    try:  # an ensemble's members, each with its own test metric
+        with tempfile.TemporaryDirectory() as tmp:
+            path = client.download_artifacts(parent.info.run_id, "evaluation/ensemble.json", tmp)
+            record["members"] = json.loads(Path(path).read_text())["members"]
+    except Exception:  # a single final network has no ensemble.json
+        pass
+    return record
 
 
 def fixed_cost(client: Any, trials: list) -> dict[str, float]:

@@ -23,6 +23,7 @@ from common import (
     search_record,
     tune_subprocess,
 )
+from variants import VARIANTS, final_variants
 
 # task: (headline test metric, target, higher is better, hand-tuned seed model's result here)
 TARGETS = {
@@ -93,6 +94,7 @@ def report(runs: list[dict], header: str) -> str:
     )
     if misses:
         lines += ["", "What would close the missed targets:", "", *misses]
+    lines += variants_table(runs)
     lines += [
         "",
         "Per run (commit: HEAD when the run started, `-dirty` when bench/ or results files "
@@ -113,6 +115,33 @@ def report(runs: list[dict], header: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def variants_table(runs: list[dict]) -> list[str]:
+    """Test metric of each final-model variant, rebuilt from the same searches."""
+    rows = [r for r in runs if r.get("variants")]
+    if not rows:
+        return []
+    names = list(VARIANTS)
+    lines = [
+        "",
+        "Final-model variants on the same searches (bench/variants.py: each run's study read "
+        "back, its final stage re-run with `final: {ensemble: n, members: best|top}`; "
+        "`best xn`: the best trial's params with n seeds, `top xn`: the n best trials):",
+        "",
+        "| task | seeds | " + " | ".join(names) + " |",
+        "|---|---|" + "---|" * len(names),
+    ]
+    for task, (metric, *_rest) in TARGETS.items():
+        rs = [r for r in rows if r["task"] == task]
+        if not rs:
+            continue
+        cells = [
+            mean_sd([r["variants"][n]["test"][metric] for r in rs if n in r["variants"]], 4)
+            for n in names
+        ]
+        lines.append(f"| {task} | {len(rs)} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def merged(runs: list[dict]) -> list[dict]:
     """These runs plus any another instance saved meanwhile (one record per task and seed)."""
     done = {(r["task"], r["seed"]): r for r in load_json("quality") or []}
@@ -125,6 +154,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="*", default=list(TARGETS))
     parser.add_argument("--seeds", type=int, help="seeds per task (default: SEEDS)")
+    parser.add_argument(
+        "--variants",
+        nargs="*",
+        default=["carseats", "boston_housing"],
+        help="tasks whose final stage is re-run with other ensemble settings (bench/variants.py)",
+    )
     parser.add_argument("--fresh", action="store_true", help="ignore earlier results")
     parser.add_argument("--report", action="store_true", help="only rewrite quality.md")
     args = parser.parse_args()
@@ -149,6 +184,8 @@ def main() -> int:
                 store = Path(tmp) / f"store-{task}-{seed}"
                 run = tune_subprocess(task, seed, store)
                 run.update(search_record(store, task) if run["ok"] else {"parent": {}})
+                if run["ok"] and task in args.variants:
+                    run["variants"] = final_variants(task, seed, store)
                 runs.append(run)
                 print(
                     f"{task} seed {seed}: ok={run['ok']} test={run['test']} "

@@ -114,6 +114,10 @@ YAML_CASES: list[tuple[str, dict[str, object], str]] = [
     ("training-key-misspelt", {"training": {"patiance": 3}}, "training.patiance"),
     ("training-not-mapping", {"training": 5}, "training"),
     ("retrain-test-unknown", {"retrain": {"test": "ttest"}}, "retrain.test"),
+    ("ensemble-zero", {"final": {"ensemble": 0}}, "final.ensemble"),
+    ("ensemble-string", {"final": {"ensemble": "five"}}, "final.ensemble"),
+    ("ensemble-members-unknown", {"final": {"members": "all"}}, "final.members"),
+    ("final-key-misspelt", {"final": {"ensembel": 3}}, "final.ensembel"),
     # space:
     ("space-empty", {S: {}}, "space"),
     ("space-not-mapping", {S: ["layers"]}, "space"),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import mlflow
 import numpy as np
 import optuna
@@ -168,3 +171,50 @@ def test_reuters_format_end_to_end_predicts_on_raw_token_lists(tmp_path):
     assert list(data.raw_test.columns) == ["tokens"]
     recomputed = score_from_champion("tiny_reuters", data, store.mlflow_uri)
     assert recomputed == pytest.approx(report.test_metrics["test_accuracy"], abs=1e-5)
+
+
+@pytest.mark.parametrize(("members", "expected"), [("top", 3), ("best", 2)])
+def test_ensemble_final_model_is_registered_as_one_model_that_averages_its_members(
+    tmp_path, members, expected
+):
+    task = f"ens_{members}"
+    search = {"trials": 3, "seed": 2, "pruner": "none"}
+    final = {"ensemble": expected, "members": members}
+    yaml_path = write_task(
+        tmp_path / "spaces", task, "multiclass", overrides={"search": search, "final": final}
+    )
+    store = Store(tmp_path / "store")
+    tune(str(yaml_path), store=str(store.root), data_dir=str(tmp_path / "spaces"))
+
+    client = MlflowClient(store.mlflow_uri, registry_uri=store.mlflow_uri)
+    (parent,), trials = runs_of(client, task)
+    assert parent.data.metrics["final_members"] == expected
+    listing = client.download_artifacts(parent.info.run_id, "evaluation/ensemble.json", tmp_path)
+    rows = json.loads(Path(listing).read_text())["members"]
+    assert len(rows) == expected
+    if members == "top":  # the three trials, best first
+        values = {
+            int(t.data.tags["trial_number"]): t.data.metrics["final_val_accuracy"] for t in trials
+        }
+        ranked = [values[r["trial"]] for r in rows]
+        assert sorted(values) == sorted(r["trial"] for r in rows)
+        assert ranked == sorted(ranked, reverse=True)
+    else:  # one configuration, distinct seeds
+        assert len({r["seed"] for r in rows}) == expected
+        assert all(r["params"] == rows[0]["params"] for r in rows)
+    data = prepare(load_task(str(yaml_path), tmp_path), tmp_path / "spaces")
+    recomputed = score_from_champion(task, data, store.mlflow_uri)
+    assert recomputed == pytest.approx(parent.data.metrics["test_accuracy"], abs=1e-5)
+
+
+def test_average_model_outputs_the_mean_of_its_members():
+    from sweepflow.model import ModelSpec, average_model, build_model, fresh_state
+
+    spec = ModelSpec("multiclass", 5, 3)
+    params = {"layers": 1, "units_1": 4, "learning_rate": 0.01, "optimizer": "adam"}
+    fresh_state(0)
+    nets = [build_model(params, spec, name=f"member_{i}") for i in range(3)]
+    x = np.random.default_rng(0).random((7, 5), dtype=np.float32)
+    mean = np.mean([n.predict(x, verbose=0) for n in nets], axis=0)
+    np.testing.assert_allclose(average_model(nets, spec).predict(x, verbose=0), mean, rtol=1e-5)
+    assert average_model(nets[:1], spec) is nets[0]

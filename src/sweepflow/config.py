@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sweepflow.errors import ConfigError, UnknownTaskError
+from sweepflow.final_config import FinalConfig, parse_final
 from sweepflow.retrain_config import RetrainConfig, parse_retrain
 from sweepflow.space import (
     ChoiceSpec,
@@ -87,6 +88,7 @@ class TaskConfig:
     patience: int = 5
     cv: int | None = None  # k-fold cross-validation of each trial (small tables)
     retrain: RetrainConfig = field(default_factory=RetrainConfig)
+    final: FinalConfig = field(default_factory=FinalConfig)
     source_file: str = "<memory>"
 
     def with_overrides(self, **overrides: Any) -> TaskConfig:
@@ -215,6 +217,7 @@ def _check_engine_support(source: str, cfg: TaskConfig) -> None:
 def parse_task(raw: Any, source: str = "<memory>", default_name: str = "task") -> TaskConfig:
     """Validate a task mapping (the parsed YAML) into a TaskConfig."""
     top = {"task", "kind", "data", "space", "search", "objective", "training", "retrain", "cv"}
+    top.add("final")
     raw = take(source, raw if raw is not None else {}, "<top level>", top)
     name = raw.get("task", default_name)
     if not isinstance(name, str) or not _NAME.match(name):
@@ -269,6 +272,7 @@ def parse_task(raw: Any, source: str = "<memory>", default_name: str = "task") -
         patience=patience,
         cv=cv,
         retrain=retrain,
+        final=parse_final(source, raw.get("final", {})),
         source_file=source,
     )
     return _validated_search(source, cfg)

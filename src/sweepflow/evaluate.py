@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,8 @@ from sklearn import metrics as skm
 
 from sweepflow.data import Prepared
 from sweepflow.engines import SearchSummary
-from sweepflow.model import build_model, fit, fresh_state, predict_scores
+from sweepflow.final_config import FinalConfig
+from sweepflow.model import average_model, build_model, fit, fresh_state, predict_scores
 from sweepflow.plots import confusion_matrix_plot, predicted_vs_actual
 from sweepflow.trial import model_spec, trial_seed
 
@@ -45,6 +46,7 @@ class Evaluation:
     seconds: float
     files: list[Path] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
+    members: int = 1  # networks averaged in the final model
 
     @property
     def value(self) -> float:
@@ -86,22 +88,82 @@ def test_metrics(kind: str, y_true: np.ndarray, scores: np.ndarray) -> dict[str,
 
 
 def final_evaluate(
-    data: Prepared, summary: SearchSummary, *, base_seed: int, out_dir: Path, verbose: int = 0
+    data: Prepared,
+    summary: SearchSummary,
+    *,
+    base_seed: int,
+    out_dir: Path,
+    verbose: int = 0,
+    final: FinalConfig | None = None,
 ) -> Evaluation:
-    """Retrain the best params on train+val for the best trial's best epoch; score on test."""
+    """Retrain the best trial(s) on train+val for their best epochs; score on test.
+
+    With `final.ensemble` > 1 the final model averages several retrained networks (the best
+    params with other seeds, or the top trials) inside one Keras model.
+    """
     start = time.perf_counter()
-    params = summary.best_params
-    epochs = max(1, int(summary.best_epoch))
-    fresh_state(trial_seed(base_seed, summary.best_number))
-    model = build_model(params, model_spec(data))
+    members = plan_members(summary, final or FinalConfig(), base_seed)
+    spec = model_spec(data)
     train = ([data.x_train, data.x_val], [data.y_train, data.y_val])  # no concatenated copy
-    fit(model, params, train, None, patience=1, epochs=epochs, verbose=verbose)
+    fresh_state(members[0].seed)
+    networks: list[keras.Model] = []
+    for i, m in enumerate(members):
+        keras.utils.set_random_seed(m.seed)
+        name = "sweepflow_dense" if len(members) == 1 else f"member_{i}"
+        network = build_model(m.params, spec, name=name)
+        fit(network, m.params, train, None, patience=1, epochs=m.epochs, verbose=verbose)
+        networks.append(network)
+    model = average_model(networks, spec)
     scores = predict_scores(model, data.x_test)
     metrics = test_metrics(data.kind, data.y_test, scores)
-    files = _evaluation_files(data, scores, out_dir)
     headline, higher = HEADLINE[data.kind]
+    files = _evaluation_files(data, scores, out_dir)
+    if len(members) > 1:
+        files.append(_ensemble_file(data, members, networks, headline, out_dir))
     seconds = time.perf_counter() - start
-    return Evaluation(model, metrics, headline, higher, epochs, seconds, files, dict(params))
+    epochs = members[0].epochs
+    params = dict(members[0].params)
+    return Evaluation(
+        model, metrics, headline, higher, epochs, seconds, files, params, len(members)
+    )
+
+
+@dataclass(frozen=True)
+class Member:
+    """One network of the final model: whose params, trained for how long, from which seed."""
+
+    trial: int
+    params: dict[str, Any]
+    epochs: int
+    seed: int
+
+
+def plan_members(summary: SearchSummary, final: FinalConfig, base_seed: int) -> list[Member]:
+    """The networks the final model averages (one unless `final.ensemble` > 1)."""
+    if final.members == "top":
+        return [
+            Member(c.number, c.params, max(1, c.best_epoch), trial_seed(base_seed, c.number))
+            for c in summary.candidates(final.ensemble)
+        ]
+    seed = trial_seed(base_seed, summary.best_number)
+    epochs = max(1, int(summary.best_epoch))
+    return [
+        Member(summary.best_number, summary.best_params, epochs, seed + i)
+        for i in range(final.ensemble)
+    ]
+
+
+def _ensemble_file(
+    data: Prepared, members: list[Member], networks: list[keras.Model], headline: str, out: Path
+) -> Path:
+    """ensemble.json: each member's trial, params, epochs, seed and its own test metric."""
+    rows = []
+    for m, network in zip(members, networks, strict=True):
+        own = test_metrics(data.kind, data.y_test, predict_scores(network, data.x_test))
+        rows.append({**asdict(m), headline: own[headline]})
+    path = out / "ensemble.json"
+    path.write_text(json.dumps({"members": rows}, indent=1, default=str))
+    return path
 
 
 def _evaluation_files(data: Prepared, scores: np.ndarray, out: Path) -> list[Path]:

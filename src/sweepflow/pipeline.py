@@ -87,7 +87,12 @@ def stage_evaluate(
     tracker = Tracker.for_store(store)
     with tempfile.TemporaryDirectory() as tmp:
         evaluation = final_evaluate(
-            data, search.summary, base_seed=cfg.search.seed, out_dir=Path(tmp), verbose=verbose
+            data,
+            search.summary,
+            base_seed=cfg.search.seed,
+            out_dir=Path(tmp),
+            verbose=verbose,
+            final=cfg.final,
         )
         tracker.log_files(search.parent_run_id, evaluation.files, "evaluation")
     tracker.log(
@@ -96,6 +101,7 @@ def stage_evaluate(
             **evaluation.metrics,
             "final_epochs": evaluation.epochs,
             "final_train_seconds": evaluation.seconds,
+            "final_members": evaluation.members,
         },
         tags={"sweepflow.stage": "evaluated"},
     )

@@ -16,7 +16,7 @@ from sweepflow.compare import Comparison, compare
 from sweepflow.config import TaskConfig
 from sweepflow.data import Prepared
 from sweepflow.drift import drift_report
-from sweepflow.engines import SearchSummary, make_engine
+from sweepflow.engines import Candidate, SearchSummary, make_engine
 from sweepflow.errors import SweepflowError
 from sweepflow.evaluate import Evaluation, final_evaluate, predict_labels
 from sweepflow.model import predict_scores
@@ -171,17 +171,18 @@ def train_challenger(cfg: TaskConfig, data: Prepared, run: RetrainRun, store: St
     done = [o for o in outcomes if o.state == COMPLETE and o.value is not None]
     if not done:
         raise SweepflowError(f"task '{cfg.name}': no challenger trained successfully")
-    pick = min if cfg.direction == "minimize" else max
-    best = pick(done, key=lambda o: o.value)
+    done.sort(key=lambda o: o.value, reverse=cfg.direction == "maximize")
+    ranked = [
+        Candidate(o.number, o.params, o.fit.best_epoch if o.fit else 1, o.value) for o in done
+    ]
+    best = ranked[0]
     summary = SearchSummary(
-        best.params,
-        float(best.value),
-        best.number,
-        best.fit.best_epoch if best.fit else 1,
-        {COMPLETE: len(done)},
+        best.params, best.value, best.number, best.best_epoch, {COMPLETE: len(done)}, ranked=ranked
     )
     with tempfile.TemporaryDirectory() as tmp:
-        evaluation = final_evaluate(data, summary, base_seed=base_seed, out_dir=Path(tmp))
+        evaluation = final_evaluate(
+            data, summary, base_seed=base_seed, out_dir=Path(tmp), final=cfg.final
+        )
         tracker.log_files(run.run_id, evaluation.files, "evaluation")
     tracker.log(run.run_id, metrics={**evaluation.metrics, "challenger_val": best.value})
     return evaluation

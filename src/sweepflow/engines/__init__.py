@@ -14,6 +14,16 @@ if TYPE_CHECKING:
     from sweepflow.search import TrialRecorder
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """A completed trial the final model may be built from."""
+
+    number: int
+    params: dict[str, Any]
+    best_epoch: int
+    value: float
+
+
 @dataclass
 class SearchSummary:
     """The result of a search, engine-independent."""
@@ -29,6 +39,13 @@ class SearchSummary:
     # the whole session's trials and epochs, all processes (None: this process's outcomes)
     session_trials: int = 0
     session_epochs: int | None = None
+    # completed trials, best first (for ensembles of the top trials); empty: the best only
+    ranked: list[Candidate] = field(default_factory=list)
+
+    def candidates(self, n: int) -> list[Candidate]:
+        """The n best completed trials (fewer if fewer completed), best first."""
+        best = Candidate(self.best_number, self.best_params, self.best_epoch, self.best_value)
+        return (self.ranked or [best])[:n]
 
     @property
     def epochs_trained(self) -> int:

@@ -12,8 +12,9 @@ import keras
 import keras_tuner as kt
 
 from sweepflow.config import TaskConfig
-from sweepflow.engines import SearchSummary
+from sweepflow.engines import Candidate, SearchSummary
 from sweepflow.errors import SweepflowError
+from sweepflow.final_config import MAX_MEMBERS
 from sweepflow.model import ModelSpec, build_model, fresh_state, summarize_history
 from sweepflow.session import close_orphans
 from sweepflow.space import (
@@ -239,4 +240,15 @@ class KerasTunerEngine:
             session_outcomes=tuner.sf_outcomes,
             figures=[],
             study_name=f"{cfg.name}-{cfg.search.tuner}",
+            ranked=[
+                Candidate(
+                    int(t.trial_id),
+                    tuner.sf_trials.get(t.trial_id, {}).get("params")
+                    or hp_params(cfg.space, t.hyperparameters.copy()),
+                    int(tuner.sf_trials.get(t.trial_id, {}).get("best_epoch", 1)),
+                    float(t.score),
+                )
+                for t in tuner.oracle.get_best_trials(MAX_MEMBERS)
+                if t.score is not None
+            ],
         )

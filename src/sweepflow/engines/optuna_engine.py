@@ -17,6 +17,7 @@ from sweepflow.engines import SearchSummary
 from sweepflow.engines.optuna_storage import (
     heartbeat_seconds,
     make_storage,
+    ranked,
     session_trials,
     spent,
     trial_states,
@@ -278,6 +279,7 @@ class OptunaEngine:
             study_name=study.study_name,
             session_trials=len(mine),
             session_epochs=sum(int(t.user_attrs.get("epochs_run", 0)) for t in mine),
+            ranked=ranked(study),
         )
 
 

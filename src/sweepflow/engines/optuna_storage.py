@@ -7,8 +7,11 @@ import warnings
 from typing import Any
 
 import optuna
+from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
+from sweepflow.engines import Candidate
+from sweepflow.final_config import MAX_MEMBERS
 from sweepflow.session import RUNNING
 from sweepflow.settings import is_locked_error, sqlite_timeout, store_error
 from sweepflow.trial import COMPLETE, FAILED, PRUNED
@@ -61,3 +64,18 @@ def trial_states(study: optuna.Study) -> dict[int, str]:
     """Each trial's state in sweepflow's words, by trial number."""
     words = {TrialState.COMPLETE: COMPLETE, TrialState.PRUNED: PRUNED, TrialState.FAIL: FAILED}
     return {t.number: words.get(t.state, RUNNING) for t in study.get_trials(deepcopy=False)}
+
+
+def ranked(study: optuna.Study, n: int = MAX_MEMBERS) -> list[Candidate]:
+    """The study's n best completed trials, best first."""
+    done = [t for t in study.trials if t.state == TrialState.COMPLETE and t.value is not None]
+    done.sort(key=lambda t: t.value, reverse=study.direction == StudyDirection.MAXIMIZE)
+    return [
+        Candidate(
+            t.number,
+            dict(t.user_attrs.get("params", t.params)),
+            int(t.user_attrs.get("best_epoch", 1)),
+            float(t.value),
+        )
+        for t in done[:n]
+    ]
