@@ -50,7 +50,7 @@ CLOSE = {
 }
 # Seeds per task by default. The issue asks for 3; on the shared 2-core machine (two other
 # engineers' test suites running, carseats alone took 6 min) only these fit the time box.
-SEEDS = {"carseats": 3, "boston_housing": 2, "imdb": 2, "fashion_mnist": 1}
+SEEDS = {"carseats": 3, "boston_housing": 3, "imdb": 2, "fashion_mnist": 1}
 
 
 def report(runs: list[dict], header: str) -> str:
