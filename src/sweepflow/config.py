@@ -9,6 +9,7 @@ from typing import Any
 
 from sweepflow.errors import ConfigError, UnknownTaskError
 from sweepflow.final_config import FinalConfig, parse_final
+from sweepflow.monitor import Monitor
 from sweepflow.retrain_config import RetrainConfig, parse_retrain
 from sweepflow.space import (
     ChoiceSpec,
@@ -86,10 +87,18 @@ class TaskConfig:
     objective: str = "val_loss"
     direction: str = "minimize"
     patience: int = 5
+    monitor: str = "val_loss"  # what early stopping watches: val_loss or the objective metric
     cv: int | None = None  # k-fold cross-validation of each trial (small tables)
     retrain: RetrainConfig = field(default_factory=RetrainConfig)
     final: FinalConfig = field(default_factory=FinalConfig)
     source_file: str = "<memory>"
+
+    @property
+    def stop_monitor(self) -> Monitor:
+        """Early stopping's monitor: val_loss (lower is better) or the objective's direction."""
+        if self.monitor == "val_loss":
+            return Monitor()
+        return Monitor(self.monitor, "max" if self.direction == "maximize" else "min")
 
     def with_overrides(self, **overrides: Any) -> TaskConfig:
         """Return a copy with `trials`, `engine`, `seed`, … replaced where not None."""
@@ -246,10 +255,17 @@ def parse_task(raw: Any, source: str = "<memory>", default_name: str = "task") -
         )
     if direction not in ("minimize", "maximize"):
         raise ConfigError(source, "objective.direction", "must be minimize or maximize")
-    training = take(source, raw.get("training", {}), "training", {"patience"})
+    training = take(source, raw.get("training", {}), "training", {"patience", "monitor"})
     patience = typed(source, "training.patience", training.get("patience", 5), int)
     if patience < 1:
         raise ConfigError(source, "training.patience", f"must be ≥ 1, got {patience}")
+    monitor = training.get("monitor", "val_loss")
+    if monitor not in ("val_loss", "objective"):
+        raise ConfigError(
+            source,
+            "training.monitor",
+            f"must be val_loss or objective (early stopping on {metric}), got {monitor!r}",
+        )
     retrain = parse_retrain(source, raw.get("retrain", {}))
     if kind == "regression" and retrain.test == "mcnemar":
         raise ConfigError(
@@ -270,6 +286,7 @@ def parse_task(raw: Any, source: str = "<memory>", default_name: str = "task") -
         objective=metric,
         direction=direction,
         patience=patience,
+        monitor=metric if monitor == "objective" else "val_loss",
         cv=cv,
         retrain=retrain,
         final=parse_final(source, raw.get("final", {})),

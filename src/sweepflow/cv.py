@@ -64,6 +64,7 @@ def run_cv_trial(
             base_seed=cfg.search.seed,
             objective=cfg.objective,
             patience=cfg.patience,
+            monitor=cfg.stop_monitor,
             callbacks=recorder.callbacks(logger),
             verbose=recorder.verbose,
         )

@@ -19,10 +19,11 @@ import keras
 import numpy as np
 from sklearn import metrics as skm
 
+from sweepflow.batches import predict_scores
 from sweepflow.data import Prepared
 from sweepflow.engines import SearchSummary
 from sweepflow.final_config import FinalConfig
-from sweepflow.model import average_model, build_model, fit, fresh_state, predict_scores
+from sweepflow.model import average_model, build_model, fit, fresh_state
 from sweepflow.plots import confusion_matrix_plot, predicted_vs_actual
 from sweepflow.trial import model_spec, trial_seed
 

@@ -12,6 +12,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from sweepflow.batches import CompactBatches, is_compact
+from sweepflow.monitor import VAL_LOSS, Monitor
 from sweepflow.space import unit_names
 
 # The head, loss and metrics each kind of task dictates.
@@ -37,7 +39,7 @@ class FitResult:
 
     history: dict[str, list[float]]
     epochs_run: int
-    best_epoch: int  # 1-based epoch with the lowest val_loss (its weights are restored)
+    best_epoch: int  # 1-based epoch with the best monitored value (its weights are restored)
     failed_reason: str | None = None
 
     first_epoch: int = 1  # epoch number of history[...][0] (> 1 when continuing a run)
@@ -156,60 +158,40 @@ def release_traced_gradients() -> int:
     return len(stale)
 
 
-def is_compact(x: Any) -> bool:
-    """True for integer/bool matrices (multi-hot) that are cast to float32 batch by batch."""
-    parts = x if isinstance(x, list | tuple) else [x]
-    return all(isinstance(p, np.ndarray) and p.dtype in (np.uint8, np.bool_) for p in parts)
+def lr_decay_callbacks(params: dict[str, Any]) -> list[keras.callbacks.Callback]:
+    """Per-epoch learning-rate decay, lr × lr_decay^epoch, when the params ask for it.
 
-
-class CompactBatches(keras.utils.PyDataset):
-    """Batches of compact matrices (one or several row blocks), still uint8 / bool.
-
-    No float32 copy and no tf.data copy of the whole matrix: each batch is cast to float32 by
-    the model's float32 input inside the graph, and tf.data's prefetch buffer holds small
-    uint8 batches. With `shuffle` the row order is redrawn every epoch (seeded from NumPy).
+    Per epoch rather than per step, so a trial and the final retrain (on more rows, hence
+    more steps per epoch) follow the same schedule; independent of the epoch budget, so early
+    stopping does not cut a schedule short.
     """
+    decay = float(params.get("lr_decay", 1.0))
+    if decay >= 1.0:
+        return []
+    lr0 = float(params["learning_rate"])
 
-    def __init__(
-        self, xs: list[np.ndarray], ys: list[np.ndarray], batch_size: int, shuffle: bool
-    ) -> None:
-        super().__init__()
-        self.xs, self.ys, self.batch_size, self.shuffle = xs, ys, batch_size, shuffle
-        self.starts = np.cumsum([0] + [len(x) for x in xs])
-        self.rng = np.random.default_rng(np.random.randint(2**31 - 1))
-        self.order = self._order()
+    def schedule(epoch: int, _lr: float) -> float:
+        return float(lr0 * decay ** int(epoch))  # a plain float: Keras refuses NumPy scalars
 
-    def _order(self) -> np.ndarray:
-        n = int(self.starts[-1])
-        return self.rng.permutation(n) if self.shuffle else np.arange(n)
-
-    def __len__(self) -> int:
-        return math.ceil(int(self.starts[-1]) / self.batch_size)
-
-    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        rows = np.sort(self.order[i * self.batch_size : (i + 1) * self.batch_size])
-        block = np.searchsorted(self.starts, rows, side="right") - 1
-        xs, ys = [], []
-        for b in np.unique(block):
-            local = rows[block == b] - self.starts[b]
-            xs.append(self.xs[b][local])
-            ys.append(self.ys[b][local])
-        return np.concatenate(xs), np.concatenate(ys)
-
-    def on_epoch_end(self) -> None:
-        """Draw a new row order for the next epoch."""
-        self.order = self._order()
+    return [keras.callbacks.LearningRateScheduler(schedule)]
 
 
-def predict_scores(model: keras.Model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    """Network outputs; compact matrices go in one uint8 batch at a time (cast in the graph)."""
-    if not is_compact(x) or len(x) <= batch_size:
-        return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
-    chunks = [
-        np.asarray(model.predict_on_batch(x[i : i + batch_size]))
-        for i in range(0, len(x), batch_size)
-    ]
-    return np.concatenate(chunks)
+def stopping_callbacks(
+    params: dict[str, Any], patience: int | None, monitor: Monitor = VAL_LOSS
+) -> list[keras.callbacks.Callback]:
+    """NaN guard, the params' lr decay and (with a patience) early stopping on `monitor`."""
+    own: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
+    own += lr_decay_callbacks(params)
+    if patience is not None:
+        own.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor.name,
+                mode=monitor.mode,
+                patience=patience,
+                restore_best_weights=True,
+            )
+        )
+    return own
 
 
 def fit(
@@ -222,19 +204,14 @@ def fit(
     callbacks: list[keras.callbacks.Callback] | None = None,
     epochs: int | None = None,
     verbose: int = 0,
+    monitor: Monitor = VAL_LOSS,
 ) -> FitResult:
-    """Train with early stopping on val_loss (best weights restored); NaN loss ends the run.
+    """Train with early stopping on `monitor` (best weights restored); NaN loss ends the run.
 
     `train` may hold lists of row blocks (train + val for the final model, never concatenated);
     compact (uint8/bool) inputs are fed through `CompactBatches`.
     """
-    own: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
-    if validation is not None:
-        own.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=patience, restore_best_weights=True
-            )
-        )
+    own = stopping_callbacks(params, patience if validation is not None else None, monitor)
     batch_size = int(params["batch_size"])
     run = {"epochs": int(epochs or params["epochs"]), "callbacks": own + list(callbacks or [])}
     xs, ys = train
@@ -255,11 +232,13 @@ def fit(
         history = model.fit(
             xs, ys, validation_data=validation, batch_size=batch_size, verbose=verbose, **run
         ).history
-    return summarize_history(history)
+    return summarize_history(history, monitor=monitor)
 
 
-def summarize_history(history: dict[str, list[Any]], initial_epoch: int = 0) -> FitResult:
-    """Epochs run, the best (lowest val_loss) epoch and divergence, from a Keras history.
+def summarize_history(
+    history: dict[str, list[Any]], initial_epoch: int = 0, monitor: Monitor = VAL_LOSS
+) -> FitResult:
+    """Epochs run, the best (monitored) epoch and divergence, from a Keras history.
 
     `initial_epoch` offsets epoch numbers for runs that continue an earlier one (Hyperband).
     """
@@ -269,9 +248,10 @@ def summarize_history(history: dict[str, list[Any]], initial_epoch: int = 0) -> 
     failed = None
     if any(not math.isfinite(v) for v in losses):
         failed = f"loss became {losses[-1]} at epoch {epochs_run} (diverged)"
-    watch = history.get("val_loss") or losses
-    finite = [v if math.isfinite(v) else math.inf for v in watch]
-    best_epoch = initial_epoch + int(np.argmin(finite)) + 1 if finite else 0
+    watch = history.get(monitor.name)
+    if not watch:  # no validation data: the training loss
+        watch, monitor = losses, VAL_LOSS
+    best_epoch = initial_epoch + monitor.best_index(watch) + 1 if watch else 0
     return FitResult(history, epochs_run, best_epoch, failed, first_epoch=initial_epoch + 1)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import mlflow
 import numpy as np
 
+from sweepflow.batches import predict_scores
 from sweepflow.compare import Comparison, compare
 from sweepflow.config import TaskConfig
 from sweepflow.data import Prepared
@@ -19,7 +20,6 @@ from sweepflow.drift import drift_report
 from sweepflow.engines import Candidate, SearchSummary, make_engine
 from sweepflow.errors import SweepflowError
 from sweepflow.evaluate import Evaluation, final_evaluate, predict_labels
-from sweepflow.model import predict_scores
 from sweepflow.registry import CHAMPION, champion, promote, register_version
 from sweepflow.search import TrialRecorder
 from sweepflow.serving import features

@@ -19,9 +19,10 @@ HYPERPARAMETERS: dict[str, type] = {
     "learning_rate": float,
     "optimizer": str,
     "batch_size": int,
-    "epochs": int,  # maximum epochs; early stopping on val_loss decides the rest
+    "epochs": int,  # maximum epochs; early stopping (training.monitor) decides the rest
     "l2": float,  # optional: L2 weight penalty on every hidden layer's kernel (0 = none)
     "batch_norm": bool,  # optional: batch normalisation after each hidden Dense layer
+    "lr_decay": float,  # optional: learning rate × lr_decay after every epoch (1 = constant)
 }
 REQUIRED = ("layers", "units", "learning_rate", "optimizer", "batch_size", "epochs")
 
@@ -130,6 +131,8 @@ def _check_value(source: str, name: str, field: str, value: Any) -> Any:
         raise ConfigError(source, field, f"learning rate must be > 0, got {number}")
     if name == "l2" and number < 0:
         raise ConfigError(source, field, f"l2 must be ≥ 0, got {number}")
+    if name == "lr_decay" and not 0 < number <= 1:
+        raise ConfigError(source, field, f"lr_decay must be in (0, 1] (1 = no decay), got {number}")
     if name == "dropout" and not 0 <= number < 1:
         raise ConfigError(source, field, f"dropout must be in [0, 1), got {number}")
     if name in {"layers", "units", "batch_size", "epochs"} and number < 1:

@@ -11,6 +11,7 @@ import keras
 
 from sweepflow.data import Prepared
 from sweepflow.model import FitResult, ModelSpec, build_model, fit, fresh_state
+from sweepflow.monitor import VAL_LOSS, Monitor
 
 COMPLETE, PRUNED, FAILED = "complete", "pruned", "failed"
 
@@ -50,6 +51,7 @@ def run_trial(
     callbacks: list[keras.callbacks.Callback] | None = None,
     is_pruned: Any = None,
     verbose: int = 0,
+    monitor: Monitor = VAL_LOSS,
 ) -> TrialOutcome:
     """Train one configuration and score it by `objective` at its best (restored) epoch."""
     start = time.perf_counter()
@@ -64,6 +66,7 @@ def run_trial(
             patience=patience,
             callbacks=callbacks,
             verbose=verbose,
+            monitor=monitor,
         )
     except Exception as exc:  # one bad configuration (OOM, invalid shape…) must not end the study
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]

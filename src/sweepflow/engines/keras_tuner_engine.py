@@ -15,7 +15,13 @@ from sweepflow.config import TaskConfig
 from sweepflow.engines import Candidate, SearchSummary
 from sweepflow.errors import SweepflowError
 from sweepflow.final_config import MAX_MEMBERS
-from sweepflow.model import ModelSpec, build_model, fresh_state, summarize_history
+from sweepflow.model import (
+    ModelSpec,
+    build_model,
+    fresh_state,
+    stopping_callbacks,
+    summarize_history,
+)
 from sweepflow.session import close_orphans
 from sweepflow.space import (
     ChoiceSpec,
@@ -100,10 +106,7 @@ def tracked_tuner_class(base: type[kt.Tuner]) -> type[kt.Tuner]:
             run_id, logger = self.sf_recorder.begin(number, params)
             fresh_state(trial_seed(cfg.search.seed, number))
             kwargs["callbacks"] = [
-                keras.callbacks.TerminateOnNaN(),
-                keras.callbacks.EarlyStopping(
-                    monitor="val_loss", patience=cfg.patience, restore_best_weights=True
-                ),
+                *stopping_callbacks(params, cfg.patience, cfg.stop_monitor),
                 *self.sf_recorder.callbacks(logger),
                 *kwargs.get("callbacks", []),
             ]
@@ -122,7 +125,7 @@ def tracked_tuner_class(base: type[kt.Tuner]) -> type[kt.Tuner]:
                 raise
             history = results[-1].history if isinstance(results, list) else results.history
             initial = int(trial.hyperparameters.values.get("tuner/initial_epoch", 0))
-            fit = summarize_history(history, initial_epoch=initial)
+            fit = summarize_history(history, initial_epoch=initial, monitor=cfg.stop_monitor)
             outcome = outcome_of(number, params, fit, time.perf_counter() - start, cfg.objective)
             self._record(trial, outcome, run_id, logger)
             if outcome.state == FAILED:

@@ -1,0 +1,65 @@
+"""Compact (uint8/bool) inputs: row batches cast to float32 inside the graph, never copied."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import keras
+import numpy as np
+
+
+def is_compact(x: Any) -> bool:
+    """True for integer/bool matrices (multi-hot) that are cast to float32 batch by batch."""
+    parts = x if isinstance(x, list | tuple) else [x]
+    return all(isinstance(p, np.ndarray) and p.dtype in (np.uint8, np.bool_) for p in parts)
+
+
+class CompactBatches(keras.utils.PyDataset):
+    """Batches of compact matrices (one or several row blocks), still uint8 / bool.
+
+    No float32 copy and no tf.data copy of the whole matrix: each batch is cast to float32 by
+    the model's float32 input inside the graph, and tf.data's prefetch buffer holds small
+    uint8 batches. With `shuffle` the row order is redrawn every epoch (seeded from NumPy).
+    """
+
+    def __init__(
+        self, xs: list[np.ndarray], ys: list[np.ndarray], batch_size: int, shuffle: bool
+    ) -> None:
+        super().__init__()
+        self.xs, self.ys, self.batch_size, self.shuffle = xs, ys, batch_size, shuffle
+        self.starts = np.cumsum([0] + [len(x) for x in xs])
+        self.rng = np.random.default_rng(np.random.randint(2**31 - 1))
+        self.order = self._order()
+
+    def _order(self) -> np.ndarray:
+        n = int(self.starts[-1])
+        return self.rng.permutation(n) if self.shuffle else np.arange(n)
+
+    def __len__(self) -> int:
+        return math.ceil(int(self.starts[-1]) / self.batch_size)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = np.sort(self.order[i * self.batch_size : (i + 1) * self.batch_size])
+        block = np.searchsorted(self.starts, rows, side="right") - 1
+        xs, ys = [], []
+        for b in np.unique(block):
+            local = rows[block == b] - self.starts[b]
+            xs.append(self.xs[b][local])
+            ys.append(self.ys[b][local])
+        return np.concatenate(xs), np.concatenate(ys)
+
+    def on_epoch_end(self) -> None:
+        """Draw a new row order for the next epoch."""
+        self.order = self._order()
+
+
+def predict_scores(model: keras.Model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Network outputs; compact matrices go in one uint8 batch at a time (cast in the graph)."""
+    if not is_compact(x) or len(x) <= batch_size:
+        return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+    chunks = [
+        np.asarray(model.predict_on_batch(x[i : i + batch_size]))
+        for i in range(0, len(x), batch_size)
+    ]
+    return np.concatenate(chunks)

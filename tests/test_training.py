@@ -1,0 +1,128 @@
+"""Issue 5 training options: early stopping on the objective, per-epoch learning-rate decay."""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+
+import keras_tuner as kt
+import numpy as np
+import optuna
+import pytest
+from conftest import SMALL_SPACE, write_task
+
+from sweepflow.config import load_task
+from sweepflow.data import prepare
+from sweepflow.engines.keras_tuner_engine import hp_params
+from sweepflow.engines.optuna_engine import OptunaEngine, suggest
+from sweepflow.errors import ConfigError
+from sweepflow.evaluate import final_evaluate
+from sweepflow.model import ModelSpec, build_model, fit, fresh_state, summarize_history
+from sweepflow.monitor import VAL_LOSS, Monitor
+from sweepflow.search import run_search
+from sweepflow.settings import Store
+from sweepflow.space import FloatSpec, parse_space
+from sweepflow.tracking import Tracker
+
+PARAMS = {"layers": 1, "units_1": 8, "learning_rate": 0.02, "optimizer": "adam", "batch_size": 16}
+
+
+def _xy(n: int = 96, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, 5), dtype=np.float32)
+    return x, (x @ np.arange(1, 6, dtype=np.float32)).astype(np.float32)
+
+
+def test_monitor_picks_lowest_or_highest_finite_value():
+    values = [0.5, 0.2, math.nan, 0.9, 0.3]
+    assert VAL_LOSS.best_index(values) == 1
+    assert Monitor("val_accuracy", "max").best_index(values) == 3
+    assert Monitor("val_accuracy", "max").best_index([math.inf, 0.1]) == 1  # never a non-finite
+
+
+def test_summarize_history_restores_the_monitored_epoch_not_the_lowest_loss():
+    history = {
+        "loss": [1.0, 0.8, 0.7, 0.6],
+        "val_loss": [0.9, 0.5, 0.6, 0.7],  # lowest at epoch 2
+        "val_accuracy": [0.6, 0.7, 0.72, 0.8],  # highest at epoch 4
+    }
+    assert summarize_history(history).best_epoch == 2
+    by_acc = summarize_history(history, monitor=Monitor("val_accuracy", "max"))
+    assert by_acc.best_epoch == 4 and by_acc.metrics_at_best()["val_accuracy"] == 0.8
+    continued = summarize_history(history, initial_epoch=3, monitor=Monitor("val_accuracy", "max"))
+    assert continued.best_epoch == 7 and continued.metrics_at_best()["val_accuracy"] == 0.8
+
+
+def test_lr_decay_lowers_the_learning_rate_each_epoch_in_trials_and_final_fits():
+    x, y = _xy()
+    params = {**PARAMS, "lr_decay": 0.5, "epochs": 4}
+    fresh_state(0)
+    model = build_model(params, ModelSpec("regression", 5))
+    result = fit(model, params, (x[:64], y[:64]), (x[64:], y[64:]), patience=10)
+    np.testing.assert_allclose(result.history["learning_rate"], [0.02, 0.01, 0.005, 0.0025])
+    fresh_state(0)
+    final = build_model(params, ModelSpec("regression", 5))
+    fit(final, params, ([x[:64], x[64:]], [y[:64], y[64:]]), None, patience=1, epochs=3)
+    assert float(final.optimizer.learning_rate) == pytest.approx(0.02 * 0.5**2)
+    fresh_state(0)
+    constant = build_model(PARAMS, ModelSpec("regression", 5))
+    fit(constant, {**PARAMS, "epochs": 3}, (x, y), None, patience=1)
+    assert float(constant.optimizer.learning_rate) == pytest.approx(0.02)
+
+
+def test_lr_decay_parses_reaches_both_engines_and_is_range_checked():
+    space = parse_space(
+        "t.yaml", {**SMALL_SPACE, "lr_decay": {"type": "float", "min": 0.9, "max": 1}}
+    )
+    assert space["lr_decay"] == FloatSpec("lr_decay", 0.9, 1.0)
+    params = suggest(space, optuna.create_study().ask())
+    assert 0.9 <= params["lr_decay"] <= 1.0
+    assert 0.9 <= hp_params(space, kt.HyperParameters())["lr_decay"] <= 1.0
+    for bad in (0, -0.5, 1.5, {"type": "float", "min": 0.0, "max": 0.9}):
+        raw = copy.deepcopy(SMALL_SPACE)
+        raw["lr_decay"] = bad
+        with pytest.raises(ConfigError) as err:
+            parse_space("t.yaml", raw)
+        assert "space.lr_decay" in str(err.value) and "(0, 1]" in str(err.value)
+
+
+def test_training_monitor_objective_follows_the_objective_direction(tmp_path):
+    path = write_task(tmp_path, "acc", "binary", overrides={"training": {"monitor": "objective"}})
+    cfg = load_task(str(path), Path("search_spaces"))
+    assert cfg.monitor == "val_accuracy" and cfg.stop_monitor == Monitor("val_accuracy", "max")
+    path = write_task(
+        tmp_path, "reg", "regression", overrides={"training": {"monitor": "objective"}}
+    )
+    assert load_task(str(path), Path("search_spaces")).stop_monitor == Monitor("val_mae", "min")
+    default = load_task(str(write_task(tmp_path, "plain", "binary")), Path("search_spaces"))
+    assert default.stop_monitor == VAL_LOSS
+    bad = write_task(tmp_path, "bad", "binary", overrides={"training": {"monitor": "accuracy"}})
+    with pytest.raises(ConfigError) as err:
+        load_task(str(bad), Path("search_spaces"))
+    assert "training.monitor" in str(err.value) and "val_loss or objective" in str(err.value)
+
+
+def test_search_on_the_objective_records_its_best_epoch_and_the_final_model_uses_it(tmp_path):
+    overrides = {
+        "training": {"patience": 3, "monitor": "objective"},
+        "search": {"trials": 2, "seed": 3, "pruner": "none"},
+        "space": {**SMALL_SPACE, "epochs": 6, "lr_decay": 0.8},
+    }
+    cfg = load_task(str(write_task(tmp_path, "mon", "multiclass", overrides=overrides)), Path("."))
+    data = prepare(cfg, tmp_path)
+    store = Store(tmp_path / "store")
+    store.ensure()
+    tracker = Tracker(store.mlflow_uri, store.artifact_root)
+    result = run_search(cfg, data, tracker, OptunaEngine(store.study_storage))
+    for outcome in result.summary.session_outcomes:
+        curve = outcome.fit.history["val_accuracy"]
+        assert outcome.fit.best_epoch == int(np.argmax(curve)) + 1  # first max, as Keras keeps
+        assert outcome.value == pytest.approx(max(curve))
+        assert outcome.fit.history["learning_rate"][1] == pytest.approx(
+            outcome.params["learning_rate"] * 0.8, rel=1e-5
+        )
+    params = tracker.client.get_run(result.parent_run_id).data.params
+    assert params["monitor"] == "val_accuracy"
+    evaluation = final_evaluate(data, result.summary, base_seed=3, out_dir=tmp_path)
+    assert evaluation.epochs == result.summary.best_epoch
