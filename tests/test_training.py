@@ -1,4 +1,4 @@
-"""Issue 5 training options: early stopping on the objective, per-epoch learning-rate decay."""
+"""Issue 5 options: early stopping on the objective, per-epoch lr decay, log1p features."""
 
 from __future__ import annotations
 
@@ -9,17 +9,19 @@ from pathlib import Path
 import keras_tuner as kt
 import numpy as np
 import optuna
+import pandas as pd
 import pytest
-from conftest import SMALL_SPACE, write_task
+from conftest import SMALL_SPACE, make_table, write_task
 
 from sweepflow.config import load_task
 from sweepflow.data import prepare
 from sweepflow.engines.keras_tuner_engine import hp_params
 from sweepflow.engines.optuna_engine import OptunaEngine, suggest
-from sweepflow.errors import ConfigError
+from sweepflow.errors import ConfigError, DataError
 from sweepflow.evaluate import final_evaluate
 from sweepflow.model import ModelSpec, build_model, fit, fresh_state, summarize_history
 from sweepflow.monitor import VAL_LOSS, Monitor
+from sweepflow.preprocess import TabularPreprocessor, from_dict, to_dict
 from sweepflow.search import run_search
 from sweepflow.settings import Store
 from sweepflow.space import FloatSpec, parse_space
@@ -126,3 +128,47 @@ def test_search_on_the_objective_records_its_best_epoch_and_the_final_model_uses
     assert params["monitor"] == "val_accuracy"
     evaluation = final_evaluate(data, result.summary, base_seed=3, out_dir=tmp_path)
     assert evaluation.epochs == result.summary.best_epoch
+
+
+def test_log1p_columns_are_logged_before_scaling_and_survive_json():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"crim": rng.exponential(5.0, 50), "rooms": rng.normal(6, 1, 50)})
+    pre = TabularPreprocessor.fit(frame, [], "standard", log1p=["crim"])
+    out = pre.transform(frame)
+    logged = np.log1p(frame["crim"].to_numpy())
+    np.testing.assert_allclose(out[:, 0], (logged - logged.mean()) / logged.std(), rtol=1e-5)
+    rooms = frame["rooms"].to_numpy()
+    np.testing.assert_allclose(out[:, 1], (rooms - rooms.mean()) / rooms.std(), rtol=1e-5)
+    np.testing.assert_array_equal(from_dict(to_dict(pre)).transform(frame), out)
+    plain = TabularPreprocessor.fit(frame, [], "standard")
+    assert not np.allclose(plain.transform(frame)[:, 0], out[:, 0])
+    with pytest.raises(DataError, match=r"data.log1p names \['nox'\]"):
+        TabularPreprocessor.fit(frame, [], "standard", log1p=["nox"])
+    negative = frame.assign(crim=frame.crim - 100)
+    with pytest.raises(DataError, match="'crim' is listed under data.log1p but has a negative"):
+        TabularPreprocessor.fit(negative, [], "standard", log1p=["crim"])
+    with pytest.raises(DataError, match="'crim' is listed under data.log1p"):
+        pre.transform(negative)
+
+
+def test_log1p_in_a_task_file_is_validated_and_reaches_the_prepared_data(tmp_path):
+    frame = make_table("regression")
+    frame["skewed"] = np.random.default_rng(1).exponential(3.0, len(frame))
+    path = write_task(
+        tmp_path,
+        "logged",
+        "regression",
+        frame,
+        {"data": {"source": "csv", "path": "logged.csv", "target": "y", "log1p": ["skewed"]}},
+    )
+    data = prepare(load_task(str(path), Path(".")), tmp_path)
+    assert data.preprocessor.log1p == ["skewed"]
+    bad = write_task(
+        tmp_path,
+        "bad",
+        "regression",
+        frame,
+        {"data": {"source": "csv", "path": "bad.csv", "target": "y", "log1p": "skewed"}},
+    )
+    with pytest.raises(ConfigError, match="data.log1p"):
+        load_task(str(bad), Path("."))

@@ -54,6 +54,7 @@ class DataConfig:
     target: str | None = None
     categorical: tuple[str, ...] | None = None  # None: detect non-numeric columns
     scaling: str = "minmax"  # minmax | standard | none
+    log1p: tuple[str, ...] = ()  # numeric columns replaced by log(1 + x) before scaling
     num_words: int = 10_000
     ngrams: int = 1  # raw text: 1 = words, 2 = words + adjacent word pairs (same num_words slots)
     test_fraction: float = 0.2  # used when the dataset has no official test split
@@ -142,6 +143,13 @@ def _parse_data(source: str, raw: Any, kind: str) -> DataConfig:
         if not isinstance(cats, list) or not all(isinstance(c, str) for c in cats):
             raise ConfigError(source, "data.categorical", "must be a list of column names")
         d["categorical"] = tuple(cats)
+    if d.get("log1p") is not None:
+        logged = d["log1p"]
+        if not isinstance(logged, list) or not all(isinstance(c, str) for c in logged):
+            raise ConfigError(source, "data.log1p", "must be a list of numeric column names")
+        d["log1p"] = tuple(logged)
+    else:
+        d.pop("log1p", None)
     return DataConfig(**d)
 
 

@@ -157,7 +157,9 @@ def prepare_frame(
     _check_sizes(where, len(tr), len(va))
     train_idx, val_idx = rest[tr], rest[va]
     try:
-        pre = TabularPreprocessor.fit(frame.iloc[train_idx][features], categorical, d.scaling)
+        pre = TabularPreprocessor.fit(
+            frame.iloc[train_idx][features], categorical, d.scaling, d.log1p
+        )
         x_train, x_val = pre.transform(frame.iloc[train_idx]), pre.transform(frame.iloc[val_idx])
         x_test = pre.transform(test_x)
     except DataError as exc:

@@ -18,7 +18,7 @@ _HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 
 @dataclass
 class TabularPreprocessor:
-    """One-hot categoricals and min-max / standard scaling of numeric columns."""
+    """One-hot categoricals, log(1 + x) of skewed columns, min-max / standard scaling."""
 
     numeric: list[str]
     categorical: dict[str, list[str]]
@@ -26,23 +26,50 @@ class TabularPreprocessor:
     offset: list[float] = field(default_factory=list)  # min or mean
     scale: list[float] = field(default_factory=list)  # range or std (never 0)
     type: str = "tabular"
+    log1p: list[str] = field(default_factory=list)  # numeric columns logged before scaling
 
     @classmethod
     def fit(
-        cls, frame: pd.DataFrame, categorical: Sequence[str], scaling: str
+        cls,
+        frame: pd.DataFrame,
+        categorical: Sequence[str],
+        scaling: str,
+        log1p: Sequence[str] = (),
     ) -> TabularPreprocessor:
         """Learn categories and scaling statistics from the training frame."""
         numeric = [c for c in frame.columns if c not in categorical]
+        unknown = [c for c in log1p if c not in numeric]
+        if unknown:
+            raise DataError(
+                f"data.log1p names {unknown}, which are not numeric feature columns; "
+                f"numeric columns: {numeric}"
+            )
         cats = {c: sorted(frame[c].astype(str).unique().tolist()) for c in categorical}
-        values = numeric_matrix(frame, numeric)
+        pre = cls(numeric, cats, scaling, log1p=list(log1p))
+        values = pre.numeric_values(frame)
         if scaling == "minmax":
             offset, span = values.min(axis=0), values.max(axis=0) - values.min(axis=0)
         elif scaling == "standard":
             offset, span = values.mean(axis=0), values.std(axis=0)
         else:
             offset, span = np.zeros(len(numeric)), np.ones(len(numeric))
-        span = np.where(span > 0, span, 1.0)
-        return cls(numeric, cats, scaling, offset.tolist(), span.tolist())
+        pre.offset, pre.scale = offset.tolist(), np.where(span > 0, span, 1.0).tolist()
+        return pre
+
+    def numeric_values(self, frame: pd.DataFrame) -> np.ndarray:
+        """The numeric columns as float64, the `log1p` ones as log(1 + x)."""
+        values = numeric_matrix(frame, self.numeric)
+        for col in self.log1p:
+            j = self.numeric.index(col)
+            if (values[:, j] < 0).any():
+                row = frame.index[int(np.argmax(values[:, j] < 0))]
+                raise DataError(
+                    f"column '{col}' is listed under data.log1p but has a negative value "
+                    f"{values[:, j].min()} (data row {row}); log1p needs values ≥ 0 — "
+                    "remove it from data.log1p"
+                )
+            values[:, j] = np.log1p(values[:, j])
+        return values
 
     @property
     def feature_names(self) -> list[str]:
@@ -56,9 +83,7 @@ class TabularPreprocessor:
         missing = [c for c in needed if c not in frame.columns]
         if missing:
             raise DataError(f"input is missing column(s) {missing}; expected {needed}")
-        values = (numeric_matrix(frame, self.numeric) - np.asarray(self.offset)) / np.asarray(
-            self.scale
-        )
+        values = (self.numeric_values(frame) - np.asarray(self.offset)) / np.asarray(self.scale)
         blocks = [values.astype(np.float32)]
         for col, vals in self.categorical.items():
             codes = pd.Categorical(frame[col].astype(str), categories=vals).codes
