@@ -1,0 +1,109 @@
+"""boston_housing: does log(1 + x) of the skewed columns help a Dense net? (data.log1p)
+
+Chosen on the training split only: 4-fold cross-validation of fixed networks on Keras' 404
+training rows, each fold's curve averaged, the best mean epoch picked; then, for the record,
+5 seeds retrained on all 404 rows for that epoch and scored on the 102 test rows (single
+networks' mean and their 5-network average). Writes bench/results/boston_features.md + .json.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import numpy as np
+from common import ENV, data_dir, machine, mean_sd, now, save_json, write_report
+
+SKEWED = ["CRIM", "ZN", "DIS", "LSTAT"]  # long right tails, all ≥ 0
+BASE = {"layers": 2, "units": 64, "optimizer": "rmsprop", "learning_rate": 1e-3, "batch_size": 16}
+# name: (log1p columns, params, epochs)
+VARIANTS: dict[str, tuple[list[str], dict[str, Any], int]] = {
+    "seed model (64-64 rmsprop 1e-3)": ([], BASE, 150),
+    "+ log1p": (SKEWED, BASE, 150),
+    "+ log1p, 128-128": (SKEWED, {**BASE, "units": 128}, 150),
+    "+ log1p, lr 3e-3, lr_decay 0.985": (
+        SKEWED,
+        {**BASE, "learning_rate": 3e-3, "lr_decay": 0.985},
+        200,
+    ),
+}
+FOLDS, SEEDS = 4, 5
+
+
+def run_variant(log1p: list[str], params: dict[str, Any], epochs: int) -> dict[str, Any]:
+    """k-fold curve on train, then SEEDS final networks at the best mean epoch, scored on test."""
+    from sweepflow import sources
+    from sweepflow.model import ModelSpec, build_model, fit, fresh_state
+    from sweepflow.preprocess import TabularPreprocessor
+
+    train, test, _ = sources.boston_housing(data_dir())
+    features = [c for c in train.columns if c != "MEDV"]
+    y, y_test = train["MEDV"].to_numpy(np.float32), test["MEDV"].to_numpy(np.float32)
+    params = {**params, "epochs": epochs}
+    spec = ModelSpec("regression", len(features))
+
+    def matrices(fit_rows: np.ndarray, other: Any) -> tuple[np.ndarray, np.ndarray]:
+        pre = TabularPreprocessor.fit(train.iloc[fit_rows][features], [], "standard", log1p)
+        return pre.transform(train.iloc[fit_rows]), pre.transform(other)
+
+    curves = []
+    size = len(train) // FOLDS
+    for k in range(FOLDS):
+        val = np.arange(k * size, (k + 1) * size)
+        rest = np.setdiff1d(np.arange(len(train)), val)
+        x_tr, x_va = matrices(rest, train.iloc[val])
+        fresh_state(k)
+        result = fit(
+            build_model(params, spec), params, (x_tr, y[rest]), (x_va, y[val]), patience=epochs
+        )
+        curves.append(result.history["val_mae"])
+    curve = np.mean(curves, axis=0)
+    best_epoch = int(np.argmin(curve)) + 1
+    x_all, x_test = matrices(np.arange(len(train)), test)
+    preds = []
+    for seed in range(SEEDS):
+        fresh_state(100 + seed)
+        model = build_model(params, spec)
+        fit(model, params, (x_all, y), None, patience=1, epochs=best_epoch)
+        preds.append(model.predict(x_test, verbose=0).ravel())
+    singles = [float(np.abs(p - y_test).mean()) for p in preds]
+    return {
+        "cv_mae": float(curve.min()),
+        "best_epoch": best_epoch,
+        "test_mae_single": singles,
+        "test_mae_average": float(np.abs(np.mean(preds, axis=0) - y_test).mean()),
+    }
+
+
+def main() -> None:
+    """Run every variant and write the table."""
+    os.environ.update(ENV)
+    results = {}
+    for name, (log1p, params, epochs) in VARIANTS.items():
+        start = time.perf_counter()
+        results[name] = {**run_variant(log1p, params, epochs), "log1p": log1p, "params": params}
+        results[name]["seconds"] = time.perf_counter() - start
+        print(name, results[name], flush=True)
+    save_json("boston_features", results)
+    lines = [
+        "# boston_housing: log(1 + x) of skewed columns (data.log1p)",
+        "",
+        f"Table written {now()} on {machine()}. Command: `cd bench && ../.venv/bin/python "
+        f"boston_features.py`. Chosen by {FOLDS}-fold CV on the 404 training rows (mean curve, "
+        f"best epoch); test: {SEEDS} seeds retrained on all 404 rows for that epoch.",
+        "",
+        "| variant | log1p | CV MAE (train folds) | best epoch | test MAE, single nets "
+        f"(mean ± sd of {SEEDS}) | test MAE, average of {SEEDS} |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        lines.append(
+            f"| {name} | {', '.join(r['log1p']) or '—'} | {r['cv_mae']:.3f} | {r['best_epoch']} | "
+            f"{mean_sd(r['test_mae_single'], 3)} | {r['test_mae_average']:.3f} |"
+        )
+    write_report("boston_features.md", lines)
+
+
+if __name__ == "__main__":
+    main()
