@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from sweepflow.data_config import DataConfig, parse_data
 from sweepflow.errors import ConfigError, UnknownTaskError
 from sweepflow.final_config import FinalConfig, parse_final
 from sweepflow.monitor import Monitor
@@ -22,15 +23,10 @@ from sweepflow.space import (
 from sweepflow.yamlcheck import read_yaml, take, typed
 
 KINDS = ("regression", "binary", "multiclass")
-SOURCES = ("csv", "sklearn", "keras")
 ENGINES = ("optuna", "keras-tuner")
 SAMPLERS = ("tpe", "random", "grid", "cmaes")  # Optuna samplers
 PRUNERS = ("hyperband", "successive_halving", "median", "none")  # Optuna pruners
 TUNERS = ("hyperband", "bayesian", "random")  # Keras Tuner tuners
-DATASETS = {  # the named datasets of each non-CSV source
-    "sklearn": ("diabetes", "breast_cancer", "digits", "wine", "iris"),
-    "keras": ("boston_housing", "fashion_mnist", "imdb", "reuters"),
-}
 GRID_LIMIT = 10_000  # most grid points a grid search may enumerate
 # The tasks `make tune` runs with no TASK: one of each kind, on data bundled with scikit-learn.
 DEFAULT_TASKS = ("diabetes", "breast_cancer", "digits")
@@ -41,26 +37,6 @@ DEFAULT_OBJECTIVE = {
     "multiclass": ("val_accuracy", "maximize"),
 }
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    """Where a task's data comes from and how it is split and prepared."""
-
-    source: str
-    name: str | None = None  # dataset name for sklearn / keras sources
-    path: str | None = None  # CSV path (absolute, or relative to the data folder)
-    url: str | None = None  # where to download the CSV from when it is not local
-    target: str | None = None
-    categorical: tuple[str, ...] | None = None  # None: detect non-numeric columns
-    scaling: str = "minmax"  # minmax | standard | none
-    log1p: tuple[str, ...] = ()  # numeric columns replaced by log(1 + x) before scaling
-    num_words: int = 10_000
-    ngrams: int = 1  # raw text: 1 = words, 2 = words + adjacent word pairs (same num_words slots)
-    test_fraction: float = 0.2  # used when the dataset has no official test split
-    val_fraction: float = 0.2
-    split_seed: int = 42
-    max_rows: int | None = None  # subsample (tests and quick looks)
 
 
 @dataclass(frozen=True)
@@ -110,47 +86,6 @@ class TaskConfig:
         return _validated_search(
             self.source_file, replace(self, search=replace(self.search, **search))
         )
-
-
-def _parse_data(source: str, raw: Any, kind: str) -> DataConfig:
-    d = take(source, raw, "data", set(DataConfig.__dataclass_fields__))
-    src = d.get("source")
-    if src not in SOURCES:
-        raise ConfigError(source, "data.source", f"must be one of {SOURCES}, got {src!r}")
-    for key in ("name", "path", "url", "target"):
-        if d.get(key) is not None:
-            typed(source, f"data.{key}", d[key], str)
-    if src == "csv":
-        for key in ("path", "target"):
-            if not d.get(key):
-                raise ConfigError(source, f"data.{key}", "required for a csv source")
-    elif d.get("name") not in DATASETS[src]:
-        why = "required" if not d.get("name") else f"unknown dataset {d['name']!r}"
-        raise ConfigError(source, "data.name", f"{why}; use one of {DATASETS[src]}")
-    if d.get("scaling", "minmax") not in ("minmax", "standard", "none"):
-        raise ConfigError(source, "data.scaling", "must be minmax, standard or none")
-    for key in ("test_fraction", "val_fraction"):
-        value = typed(source, f"data.{key}", d.get(key, 0.2), (int, float))
-        if not 0 < value < 1:
-            raise ConfigError(source, f"data.{key}", f"must be between 0 and 1, got {value}")
-    for key, low in (("num_words", 1), ("split_seed", 0), ("max_rows", 1), ("ngrams", 1)):
-        if d.get(key) is not None and typed(source, f"data.{key}", d[key], int) < low:
-            raise ConfigError(source, f"data.{key}", f"must be ≥ {low}, got {d[key]}")
-    if d.get("ngrams", 1) not in (1, 2):
-        raise ConfigError(source, "data.ngrams", f"must be 1 or 2, got {d['ngrams']!r}")
-    if d.get("categorical") is not None:
-        cats = d["categorical"]
-        if not isinstance(cats, list) or not all(isinstance(c, str) for c in cats):
-            raise ConfigError(source, "data.categorical", "must be a list of column names")
-        d["categorical"] = tuple(cats)
-    if d.get("log1p") is not None:
-        logged = d["log1p"]
-        if not isinstance(logged, list) or not all(isinstance(c, str) for c in logged):
-            raise ConfigError(source, "data.log1p", "must be a list of numeric column names")
-        d["log1p"] = tuple(logged)
-    else:
-        d.pop("log1p", None)
-    return DataConfig(**d)
 
 
 def _validated_search(source: str, cfg: TaskConfig) -> TaskConfig:
@@ -248,7 +183,7 @@ def parse_task(raw: Any, source: str = "<memory>", default_name: str = "task") -
         raise ConfigError(source, "data", "missing")
     if "space" not in raw:
         raise ConfigError(source, "space", "missing")
-    data = _parse_data(source, raw["data"], kind)
+    data = parse_data(source, raw["data"], kind)
     space = parse_space(source, raw["space"])
     search_raw = take(
         source, raw.get("search", {}), "search", set(SearchConfig.__dataclass_fields__)

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from sweepflow.config import DATASETS, DataConfig
+from sweepflow.data_config import DATASETS, DataConfig
 from sweepflow.errors import DataError
 from sweepflow.settings import offline
 

@@ -1,0 +1,77 @@
+"""The `data:` section of a task YAML: where the data comes from and how it is prepared."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sweepflow.errors import ConfigError
+from sweepflow.yamlcheck import take, typed
+
+SOURCES = ("csv", "sklearn", "keras")
+DATASETS = {  # the named datasets of each non-CSV source
+    "sklearn": ("diabetes", "breast_cancer", "digits", "wine", "iris"),
+    "keras": ("boston_housing", "fashion_mnist", "imdb", "reuters"),
+}
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where a task's data comes from and how it is split and prepared."""
+
+    source: str
+    name: str | None = None  # dataset name for sklearn / keras sources
+    path: str | None = None  # CSV path (absolute, or relative to the data folder)
+    url: str | None = None  # where to download the CSV from when it is not local
+    target: str | None = None
+    categorical: tuple[str, ...] | None = None  # None: detect non-numeric columns
+    scaling: str = "minmax"  # minmax | standard | none
+    log1p: tuple[str, ...] = ()  # numeric columns replaced by log(1 + x) before scaling
+    num_words: int = 10_000
+    ngrams: int = 1  # raw text: 1 = words, 2 = words + adjacent word pairs (same num_words slots)
+    test_fraction: float = 0.2  # used when the dataset has no official test split
+    val_fraction: float = 0.2
+    split_seed: int = 42
+    max_rows: int | None = None  # subsample (tests and quick looks)
+
+
+def parse_data(source: str, raw: Any, kind: str) -> DataConfig:
+    """Validate the `data:` mapping of a task YAML."""
+    d = take(source, raw, "data", set(DataConfig.__dataclass_fields__))
+    src = d.get("source")
+    if src not in SOURCES:
+        raise ConfigError(source, "data.source", f"must be one of {SOURCES}, got {src!r}")
+    for key in ("name", "path", "url", "target"):
+        if d.get(key) is not None:
+            typed(source, f"data.{key}", d[key], str)
+    if src == "csv":
+        for key in ("path", "target"):
+            if not d.get(key):
+                raise ConfigError(source, f"data.{key}", "required for a csv source")
+    elif d.get("name") not in DATASETS[src]:
+        why = "required" if not d.get("name") else f"unknown dataset {d['name']!r}"
+        raise ConfigError(source, "data.name", f"{why}; use one of {DATASETS[src]}")
+    if d.get("scaling", "minmax") not in ("minmax", "standard", "none"):
+        raise ConfigError(source, "data.scaling", "must be minmax, standard or none")
+    for key in ("test_fraction", "val_fraction"):
+        value = typed(source, f"data.{key}", d.get(key, 0.2), (int, float))
+        if not 0 < value < 1:
+            raise ConfigError(source, f"data.{key}", f"must be between 0 and 1, got {value}")
+    for key, low in (("num_words", 1), ("split_seed", 0), ("max_rows", 1), ("ngrams", 1)):
+        if d.get(key) is not None and typed(source, f"data.{key}", d[key], int) < low:
+            raise ConfigError(source, f"data.{key}", f"must be ≥ {low}, got {d[key]}")
+    if d.get("ngrams", 1) not in (1, 2):
+        raise ConfigError(source, "data.ngrams", f"must be 1 or 2, got {d['ngrams']!r}")
+    if d.get("categorical") is not None:
+        cats = d["categorical"]
+        if not isinstance(cats, list) or not all(isinstance(c, str) for c in cats):
+            raise ConfigError(source, "data.categorical", "must be a list of column names")
+        d["categorical"] = tuple(cats)
+    if d.get("log1p") is not None:
+        logged = d["log1p"]
+        if not isinstance(logged, list) or not all(isinstance(c, str) for c in logged):
+            raise ConfigError(source, "data.log1p", "must be a list of numeric column names")
+        d["log1p"] = tuple(logged)
+    else:
+        d.pop("log1p", None)
+    return DataConfig(**d)
