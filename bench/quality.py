@@ -154,6 +154,9 @@ def main() -> int:
     parser.add_argument("--tasks", nargs="*", default=list(TARGETS))
     parser.add_argument("--seeds", type=int, help="seeds per task (default: SEEDS)")
     parser.add_argument(
+        "--only-seeds", type=int, nargs="*", help="run just these seeds (parallel instances)"
+    )
+    parser.add_argument(
         "--variants",
         nargs="*",
         default=["carseats", "boston_housing"],
@@ -186,7 +189,7 @@ def main() -> int:
         args.tasks = []
     with tempfile.TemporaryDirectory() as tmp:
         for task in args.tasks:
-            for seed in range(args.seeds or SEEDS[task]):
+            for seed in args.only_seeds or range(args.seeds or SEEDS[task]):
                 if any(r["task"] == task and r["seed"] == seed for r in runs):
                     continue
                 store = Path(tmp) / f"store-{task}-{seed}"

@@ -12,6 +12,7 @@ from test_pipeline import runs_of
 
 from flows.tune import tune
 from sweepflow.config import load_task
+from sweepflow.cv import best_mean_epoch
 from sweepflow.data import prepare
 from sweepflow.engines.optuna_engine import EpochPruning
 from sweepflow.errors import ConfigError
@@ -19,6 +20,14 @@ from sweepflow.search import TrialRecorder
 from sweepflow.session import Session
 from sweepflow.settings import Store
 from sweepflow.tracking import Tracker
+
+
+def test_the_best_epoch_of_the_mean_curve_is_not_the_mean_of_fold_bests():
+    # each fold is lucky at a different epoch: the fold bests average 1.0, no epoch does
+    curves = [[3.0, 1.0, 3.0, 2.5], [1.0, 3.0, 3.0]]
+    assert best_mean_epoch(curves, "min") == (1, 2.0, [3.0, 1.0])
+    epoch, value, folds = best_mean_epoch([[0.5, 0.9, 0.7], [0.6, 0.8, 0.9]], "max")
+    assert (epoch, folds) == (2, [0.9, 0.8]) and value == pytest.approx(0.85)
 
 
 @pytest.mark.usefixtures("prefect_harness")
@@ -34,9 +43,27 @@ def test_cv_trials_average_their_nested_fold_runs(tmp_path):
         folds = client.search_runs([exp], f"tags.mlflow.parentRunId = '{trial.info.run_id}'")
         assert sorted(int(f.data.tags["fold"]) for f in folds) == [1, 2, 3]
         fold_values = [f.data.metrics["final_val_mae"] for f in folds]
-        assert trial.data.metrics["cv_val_mae_mean"] == pytest.approx(statistics.mean(fold_values))
-        assert trial.data.metrics["cv_val_mae_std"] == pytest.approx(statistics.stdev(fold_values))
-        assert trial.data.metrics["final_val_mae"] == pytest.approx(statistics.mean(fold_values))
+        curves = [
+            [
+                m.value
+                for m in sorted(
+                    client.get_metric_history(f.info.run_id, "val_mae"), key=lambda m: m.step
+                )
+            ]
+            for f in folds
+        ]
+        n = min(len(c) for c in curves)
+        mean_curve = [statistics.mean(c[i] for c in curves) for i in range(n)]
+        best = min(range(n), key=lambda i: mean_curve[i])
+        metrics = trial.data.metrics
+        assert metrics["cv_val_mae_mean"] == pytest.approx(mean_curve[best], rel=1e-6)
+        assert metrics["final_val_mae"] == pytest.approx(mean_curve[best], rel=1e-6)
+        assert metrics["best_epoch"] == best + 1
+        assert metrics["cv_val_mae_std"] == pytest.approx(statistics.stdev(c[best] for c in curves))
+        assert metrics["cv_val_mae_mean_of_fold_bests"] == pytest.approx(
+            statistics.mean(fold_values)
+        )
+        assert metrics["cv_val_mae_mean"] >= metrics["cv_val_mae_mean_of_fold_bests"] - 1e-9
         for fold in folds:
             steps = [m.step for m in client.get_metric_history(fold.info.run_id, "val_loss")]
             assert steps == list(range(1, int(fold.data.metrics["epochs_run"]) + 1))

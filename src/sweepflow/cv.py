@@ -13,6 +13,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 
 from sweepflow.data import Prepared
 from sweepflow.model import FitResult
+from sweepflow.monitor import Monitor
 from sweepflow.trial import COMPLETE, FAILED, PRUNED, TrialOutcome, run_trial
 
 if TYPE_CHECKING:
@@ -27,6 +28,21 @@ def fold_splits(data: Prepared, k: int, seed: int) -> list[tuple[np.ndarray, np.
     return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(y, y))
 
 
+def best_mean_epoch(curves: list[list[float]], mode: str) -> tuple[int, float, list[float]]:
+    """The epoch whose fold-mean objective is best: (1-based epoch, that mean, fold values).
+
+    The curves are averaged epoch by epoch (up to the shortest, where a fold stopped early)
+    before the best epoch is picked, as in the classic k-fold recipe. Taking each fold's own
+    best epoch instead rewards noisy curves: their per-fold minima are lower by luck, and the
+    final model, trained for one epoch count, does not get that luck.
+    """
+    n = min(len(c) for c in curves)
+    grid = np.asarray([c[:n] for c in curves], dtype=np.float64)
+    mean = grid.mean(axis=0)
+    i = Monitor("cv", mode).best_index(mean.tolist())
+    return i + 1, float(mean[i]), grid[:, i].tolist()
+
+
 def reporters(callbacks: list[keras.callbacks.Callback]) -> list[Any]:
     """The engine callbacks that accept one value per step (fold) for pruning."""
     return [c for c in callbacks if hasattr(c, "report_step")]
@@ -39,13 +55,13 @@ def run_cv_trial(
     number: int,
     callbacks: list[keras.callbacks.Callback],
 ) -> TrialOutcome:
-    """Train one configuration on each fold; its value is the mean fold objective."""
+    """Train one configuration on each fold; its value is the best epoch of the mean curve."""
     cfg, data, tracker = recorder.cfg, recorder.data, recorder.tracker
     start = time.perf_counter()
     x = np.concatenate([data.x_train, data.x_val])
     y = np.concatenate([data.y_train, data.y_val])
     values: list[float] = []
-    best_epochs: list[int] = []
+    curves: list[list[float]] = []
     epochs = 0
     pruned = False
     for i, (tr, va) in enumerate(fold_splits(data, cfg.cv, cfg.data.split_seed), start=1):
@@ -75,22 +91,24 @@ def run_cv_trial(
                 outcome, seconds=time.perf_counter() - start, reason=f"fold {i}: {outcome.reason}"
             )
         values.append(float(outcome.value))
-        best_epochs.append(outcome.fit.best_epoch)
+        curves.append(outcome.fit.history.get(cfg.objective, [float(outcome.value)]))
         epochs += outcome.fit.epochs_run
         if any(r.report_step(i, statistics.mean(values)) for r in reporters(callbacks)):
             pruned = True
             break
-    mean = statistics.mean(values)
-    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    mode = "max" if cfg.direction == "maximize" else "min"
+    best_epoch, mean, at_best = best_mean_epoch(curves, mode)
+    spread = statistics.stdev(at_best) if len(at_best) > 1 else 0.0
     tracker.log(
         run_id,
         metrics={
             "cv_folds_run": len(values),
             f"cv_{cfg.objective}_mean": mean,
             f"cv_{cfg.objective}_std": spread,
+            f"cv_{cfg.objective}_mean_of_fold_bests": statistics.mean(values),
         },
     )
-    fit = FitResult({}, epochs, max(1, round(statistics.mean(best_epochs))))
+    fit = FitResult({}, epochs, best_epoch)
     return TrialOutcome(
         number,
         params,
