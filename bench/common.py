@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import re
@@ -149,8 +150,8 @@ def fixed_cost(client: Any, trials: list) -> dict[str, float]:
 
 
 def mean_sd(values: list[float], digits: int = 3) -> str:
-    """'mean ± sd (min–max)' or '—'."""
-    values = [v for v in values if v is not None]
+    """'mean ± sd (min–max)' or '—' (None and NaN, e.g. no fixed cost for cv trials, left out)."""
+    values = [v for v in values if v is not None and math.isfinite(v)]
     if not values:
         return "—"
     if len(values) == 1:
