@@ -16,6 +16,7 @@ from sweepflow.cv import best_mean_epoch
 from sweepflow.data import prepare
 from sweepflow.engines.optuna_engine import EpochPruning
 from sweepflow.errors import ConfigError
+from sweepflow.monitor import Monitor
 from sweepflow.search import TrialRecorder
 from sweepflow.session import Session
 from sweepflow.settings import Store
@@ -25,8 +26,10 @@ from sweepflow.tracking import Tracker
 def test_the_best_epoch_of_the_mean_curve_is_not_the_mean_of_fold_bests():
     # each fold is lucky at a different epoch: the fold bests average 1.0, no epoch does
     curves = [[3.0, 1.0, 3.0, 2.5], [1.0, 3.0, 3.0]]
-    assert best_mean_epoch(curves, "min") == (1, 2.0, [3.0, 1.0])
-    epoch, value, folds = best_mean_epoch([[0.5, 0.9, 0.7], [0.6, 0.8, 0.9]], "max")
+    assert best_mean_epoch(curves, Monitor("val_mae", "min")) == (1, 2.0, [3.0, 1.0])
+    epoch, value, folds = best_mean_epoch(
+        [[0.5, 0.9, 0.7], [0.6, 0.8, 0.9]], Monitor("val_accuracy", "max")
+    )
     assert (epoch, folds) == (2, [0.9, 0.8]) and value == pytest.approx(0.85)
 
 

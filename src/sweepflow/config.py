@@ -71,11 +71,14 @@ class TaskConfig:
     source_file: str = "<memory>"
 
     @property
+    def objective_monitor(self) -> Monitor:
+        """The objective metric and which way is better."""
+        return Monitor(self.objective, "max" if self.direction == "maximize" else "min")
+
+    @property
     def stop_monitor(self) -> Monitor:
-        """Early stopping's monitor: val_loss (lower is better) or the objective's direction."""
-        if self.monitor == "val_loss":
-            return Monitor()
-        return Monitor(self.monitor, "max" if self.direction == "maximize" else "min")
+        """Early stopping's monitor: val_loss (lower is better) or the objective."""
+        return Monitor() if self.monitor == "val_loss" else self.objective_monitor
 
     def with_overrides(self, **overrides: Any) -> TaskConfig:
         """Return a copy with `trials`, `engine`, `seed`, … replaced where not None."""

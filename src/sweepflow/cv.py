@@ -28,7 +28,9 @@ def fold_splits(data: Prepared, k: int, seed: int) -> list[tuple[np.ndarray, np.
     return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(y, y))
 
 
-def best_mean_epoch(curves: list[list[float]], mode: str) -> tuple[int, float, list[float]]:
+def best_mean_epoch(
+    curves: list[list[float]], objective: Monitor
+) -> tuple[int, float, list[float]]:
     """The epoch whose fold-mean objective is best: (1-based epoch, that mean, fold values).
 
     The curves are averaged epoch by epoch (up to the shortest, where a fold stopped early)
@@ -39,7 +41,7 @@ def best_mean_epoch(curves: list[list[float]], mode: str) -> tuple[int, float, l
     n = min(len(c) for c in curves)
     grid = np.asarray([c[:n] for c in curves], dtype=np.float64)
     mean = grid.mean(axis=0)
-    i = Monitor("cv", mode).best_index(mean.tolist())
+    i = objective.best_index(mean.tolist())
     return i + 1, float(mean[i]), grid[:, i].tolist()
 
 
@@ -96,8 +98,7 @@ def run_cv_trial(
         if any(r.report_step(i, statistics.mean(values)) for r in reporters(callbacks)):
             pruned = True
             break
-    mode = "max" if cfg.direction == "maximize" else "min"
-    best_epoch, mean, at_best = best_mean_epoch(curves, mode)
+    best_epoch, mean, at_best = best_mean_epoch(curves, cfg.objective_monitor)
     spread = statistics.stdev(at_best) if len(at_best) > 1 else 0.0
     tracker.log(
         run_id,
