@@ -33,6 +33,18 @@ def test_the_best_epoch_of_the_mean_curve_is_not_the_mean_of_fold_bests():
     assert (epoch, folds) == (2, [0.9, 0.8]) and value == pytest.approx(0.85)
 
 
+def test_a_fold_that_stopped_early_does_not_cut_the_mean_curve_short():
+    # fold 2 stopped at epoch 2; it keeps its last value (2.0), so epoch 4 can still win
+    curves = [[4.0, 3.0, 2.0, 1.0], [3.0, 2.0]]
+    assert best_mean_epoch(curves, Monitor("val_mae", "min")) == (4, 1.5, [1.0, 2.0])
+    # and where the padded value is bad, the longer training does not win
+    assert best_mean_epoch([[4.0, 3.0, 2.9], [2.0, 5.0]], Monitor("val_mae", "min")) == (
+        1,
+        3.0,
+        [4.0, 2.0],
+    )
+
+
 @pytest.mark.usefixtures("prefect_harness")
 def test_cv_trials_average_their_nested_fold_runs(tmp_path):
     path = write_task(tmp_path, "tiny_cv", "regression", overrides={"cv": 3})
@@ -55,7 +67,8 @@ def test_cv_trials_average_their_nested_fold_runs(tmp_path):
             ]
             for f in folds
         ]
-        n = min(len(c) for c in curves)
+        n = max(len(c) for c in curves)
+        curves = [c + c[-1:] * (n - len(c)) for c in curves]  # a stopped fold keeps its last
         mean_curve = [statistics.mean(c[i] for c in curves) for i in range(n)]
         best = min(range(n), key=lambda i: mean_curve[i])
         metrics = trial.data.metrics

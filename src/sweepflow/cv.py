@@ -33,13 +33,16 @@ def best_mean_epoch(
 ) -> tuple[int, float, list[float]]:
     """The epoch whose fold-mean objective is best: (1-based epoch, that mean, fold values).
 
-    The curves are averaged epoch by epoch (up to the shortest, where a fold stopped early)
-    before the best epoch is picked, as in the classic k-fold recipe. Taking each fold's own
-    best epoch instead rewards noisy curves: their per-fold minima are lower by luck, and the
-    final model, trained for one epoch count, does not get that luck.
+    The curves are averaged epoch by epoch before the best epoch is picked, as in the classic
+    k-fold recipe. Taking each fold's own best epoch instead rewards noisy curves: their
+    per-fold minima are lower by luck, and the final model, trained for one epoch count, does
+    not get that luck. A fold that stopped early keeps its last value for the epochs it did
+    not run (its curve had stopped improving): cutting every curve at the shortest would let
+    one noisy fold's early stop forbid the longer training that slow, steady configurations
+    need, and so favour configurations that peak fast.
     """
-    n = min(len(c) for c in curves)
-    grid = np.asarray([c[:n] for c in curves], dtype=np.float64)
+    n = max(len(c) for c in curves)
+    grid = np.asarray([list(c) + [c[-1]] * (n - len(c)) for c in curves], dtype=np.float64)
     mean = grid.mean(axis=0)
     i = objective.best_index(mean.tolist())
     return i + 1, float(mean[i]), grid[:, i].tolist()
