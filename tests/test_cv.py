@@ -86,7 +86,18 @@ def test_cv_trials_average_their_nested_fold_runs(tmp_path):
     assert report.best_value == pytest.approx(
         min(c.data.metrics["final_val_mae"] for c in children)
     )
-    assert "test_mae" in parents[0].data.metrics
+    parent = parents[0].data.metrics
+    assert "test_mae" in parent
+    # the epoch budget of a cv search is every fold's: trials x max epochs x folds
+    fold_epochs = sum(
+        f.data.metrics["epochs_run"]
+        for trial in children
+        for f in client.search_runs([exp], f"tags.mlflow.parentRunId = '{trial.info.run_id}'")
+    )
+    assert parent["epochs_trained"] == fold_epochs
+    budget = len(children) * load_task(str(path), tmp_path).space.max_value("epochs") * 3
+    assert parent["epochs_saved_fraction"] == pytest.approx(1 - fold_epochs / budget)
+    assert 0 <= parent["epochs_saved_fraction"] < 1
 
 
 def test_a_pruned_cv_trial_stops_after_the_fold_that_was_pruned(tmp_path):

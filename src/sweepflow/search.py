@@ -99,8 +99,10 @@ def run_search(
         **{f"n_trials_{state}": n for state, n in summary.counts.items()},
         "session_trials": ran,
         "epochs_trained": summary.epochs_trained,
-        # share of the epoch budget that pruning and early stopping did not spend
-        "epochs_saved_fraction": 1 - summary.epochs_trained / max(1, ran * max_epochs),
+        # share of the epoch budget (every fold's, under cv) that pruning and early stopping
+        # did not spend
+        "epochs_saved_fraction": 1
+        - summary.epochs_trained / max(1, ran * max_epochs * (cfg.cv or 1)),
         "search_seconds": time.perf_counter() - start,
     }
     tracker.log(
