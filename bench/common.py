@@ -113,7 +113,14 @@ def search_record(store: Path, task: str) -> dict[str, Any]:
     trials = client.search_runs(
         [exp.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'"
     )
-    record = {"parent": dict(parent.data.metrics), "fixed": fixed_cost(client, trials)}
+    folds = [  # a cv trial's fits are its fold runs; fixed cost is then per fold fit
+        run
+        for trial in trials
+        for run in client.search_runs(
+            [exp.experiment_id], f"tags.`mlflow.parentRunId` = '{trial.info.run_id}'"
+        )
+    ]
+    record = {"parent": dict(parent.data.metrics), "fixed": fixed_cost(client, trials + folds)}
     try:  # an ensemble's members, each with its own test metric
         with tempfile.TemporaryDirectory() as tmp:
             path = client.download_artifacts(parent.info.run_id, "evaluation/ensemble.json", tmp)
