@@ -182,7 +182,8 @@ def main() -> int:
         "trial, or the mean of the top n trials, retrained on train+val) "
         "on the test split. Peak RSS: /usr/bin/time -v of the whole command. Fixed cost: trial "
         "run duration minus epochs × steady epoch time (build, compile, first-step tracing, "
-        "run open/close, learning-curve PNG)."
+        "run open/close, learning-curve PNG); for a `cv:` task, per fold fit (each fold is its own "
+        "fit)."
     )
     if args.report:
         args.tasks = []
