@@ -89,7 +89,7 @@ bench-memory: install ## RSS across a 50-trial tracked study (+ imdb peak RSS fr
 	cd bench && ../$(PY) memory.py
 
 bench-tracking: install ## Same study with MLflow tracking on vs off: wall-time ratio
-	cd bench && ../$(PY) tracking.py
+	cd bench && ../$(PY) tracking.py --trials 6 --pairs 4
 
 bench-pruning: install ## imdb + fashion_mnist: epochs trained and test metric, pruning vs none
 	cd bench && ../$(PY) pruning.py

@@ -128,7 +128,9 @@ def main() -> int:
     lines = [
         "# Tracking overhead (issue 5, target 3)",
         "",
-        f"Run {now()} on {machine()}. Command: `make bench-tracking`.",
+        f"Run {now()} on {machine()}. Command: `make bench-tracking` (`cd bench && "
+        f"../.venv/bin/python tracking.py --task {args.task} --trials {len(runs[0]['trials'])} "
+        f"--pairs {args.pairs}`).",
         f"Task {args.task}, {len(runs[0]['trials'])} trials, seed 0, {args.pairs} on/off pairs "
         "in one process (order on, off, off, on, …), fresh store each run; the MLflow "
         "database's tables are created before the clock starts (once per store in real use).",
