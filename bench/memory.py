@@ -72,9 +72,10 @@ def main() -> int:
     parser.add_argument("--report", action="store_true", help="rewrite memory.md from .json")
     args = parser.parse_args()
     if args.report:
-        samples = load_json("memory")["growth"]
+        earlier = load_json("memory")
+        samples, grown_at = earlier["growth"], earlier.get("growth_run_at", "2026-11-24 09:04 UTC")
     else:
-        samples = growth(args.task, args.trials, args.epochs)
+        samples, grown_at = growth(args.task, args.trials, args.epochs), now()
     at = {s["trial"]: s for s in samples}
     last = samples[-1]
     ratio = last["peak_gb"] / at[5]["peak_gb"] if 5 in at else float("nan")
@@ -86,6 +87,7 @@ def main() -> int:
         "memory",
         {
             "growth": samples,
+            "growth_run_at": grown_at,
             "task": args.task,
             "epochs": args.epochs,
             "imdb_peak_rss_gb": imdb_peaks,
@@ -109,8 +111,9 @@ def main() -> int:
     lines = [
         "# Memory (issue 5, target 2)",
         "",
-        f"Run {now()} on {machine()}. Command: `make bench-memory` (growth) and "
-        "`make bench-quality` (imdb peak RSS, /usr/bin/time -v).",
+        f"Growth study run {grown_at}, table written {now()}, on {machine()}. Command: "
+        "`make bench-memory` (growth; `memory.py --report` rewrites the table without re-running "
+        "it) and `make bench-quality` (imdb peak RSS, /usr/bin/time -v).",
         "",
         "| measurement | value | target | met? |",
         "|---|---|---|---|",
@@ -124,10 +127,11 @@ def main() -> int:
         "imdb matrices are multi-hot uint8 (20,000 words + word pairs: 400 MB train, 100 MB val, "
         "500 MB test) and reach the network through `CompactBatches`, uint8 batches that the "
         "model's float32 input casts inside the graph; Keras' own array adapter would copy the "
-        "whole matrix into a tf.data tensor. imdb quality seeds 0 and 1 used the first "
-        "version, which cast each batch to float32 in NumPy (commits 86a362b / 43f2e51): "
-        "tf.data's prefetch then held large float32 batches. Final-code runs: imdb quality "
-        "seed 2 and the unpruned imdb run of bench/pruning.py. Ad-hoc check of the same "
+        "whole matrix into a tf.data tensor. The first imdb quality runs (commits 86a362b / "
+        "43f2e51: 2.66 and 2.61 GB) used the first version, which cast each batch to float32 "
+        "in NumPy: tf.data's prefetch then held large float32 batches. Final-code runs: the "
+        "imdb quality runs in quality.json made after that change, and the unpruned imdb run "
+        "of bench/pruning.py. Ad-hoc check of the same "
         "change (prepare imdb + two trial fits + test prediction, no tracking, one process): "
         "peak RSS 3.26 GB with Keras' "
         "adapter, 2.26 GB with float32 batches, 1.99 GB with uint8 batches; test accuracy of "
