@@ -186,7 +186,7 @@ def parse_task(raw: Any, source: str = "<memory>", default_name: str = "task") -
         raise ConfigError(source, "data", "missing")
     if "space" not in raw:
         raise ConfigError(source, "space", "missing")
-    data = parse_data(source, raw["data"], kind)
+    data = parse_data(source, raw["data"])
     space = parse_space(source, raw["space"])
     search_raw = take(
         source, raw.get("search", {}), "search", set(SearchConfig.__dataclass_fields__)

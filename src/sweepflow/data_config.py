@@ -35,7 +35,7 @@ class DataConfig:
     max_rows: int | None = None  # subsample (tests and quick looks)
 
 
-def parse_data(source: str, raw: Any, kind: str) -> DataConfig:
+def parse_data(source: str, raw: Any) -> DataConfig:
     """Validate the `data:` mapping of a task YAML."""
     d = take(source, raw, "data", set(DataConfig.__dataclass_fields__))
     src = d.get("source")
@@ -63,15 +63,16 @@ def parse_data(source: str, raw: Any, kind: str) -> DataConfig:
     if d.get("ngrams", 1) not in (1, 2):
         raise ConfigError(source, "data.ngrams", f"must be 1 or 2, got {d['ngrams']!r}")
     if d.get("categorical") is not None:
-        cats = d["categorical"]
-        if not isinstance(cats, list) or not all(isinstance(c, str) for c in cats):
-            raise ConfigError(source, "data.categorical", "must be a list of column names")
-        d["categorical"] = tuple(cats)
+        d["categorical"] = _columns(source, "categorical", d["categorical"], "column names")
     if d.get("log1p") is not None:
-        logged = d["log1p"]
-        if not isinstance(logged, list) or not all(isinstance(c, str) for c in logged):
-            raise ConfigError(source, "data.log1p", "must be a list of numeric column names")
-        d["log1p"] = tuple(logged)
+        d["log1p"] = _columns(source, "log1p", d["log1p"], "numeric column names")
     else:
         d.pop("log1p", None)
     return DataConfig(**d)
+
+
+def _columns(source: str, key: str, value: Any, what: str) -> tuple[str, ...]:
+    """A YAML list of column names as a tuple, or a ConfigError naming data.<key>."""
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+        raise ConfigError(source, f"data.{key}", f"must be a list of {what}")
+    return tuple(value)
