@@ -113,12 +113,12 @@ def search_record(store: Path, task: str) -> dict[str, Any]:
     trials = client.search_runs(
         [exp.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'"
     )
-    folds = [  # a cv trial's fits are its fold runs; fixed cost is then per fold fit
+    # a cv trial's fits are its fold runs (one query for all); fixed cost is then per fold fit
+    ids = {trial.info.run_id for trial in trials}
+    folds = [
         run
-        for trial in trials
-        for run in client.search_runs(
-            [exp.experiment_id], f"tags.`mlflow.parentRunId` = '{trial.info.run_id}'"
-        )
+        for run in client.search_runs([exp.experiment_id], "tags.`sweepflow.role` = 'fold'")
+        if run.data.tags.get("mlflow.parentRunId") in ids
     ]
     record = {"parent": dict(parent.data.metrics), "fixed": fixed_cost(client, trials + folds)}
     try:  # an ensemble's members, each with its own test metric

@@ -73,7 +73,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.report:
         earlier = load_json("memory")
-        samples, grown_at = earlier["growth"], earlier.get("growth_run_at", "2026-11-24 09:04 UTC")
+        samples, grown_at = earlier["growth"], earlier["growth_run_at"]
     else:
         samples, grown_at = growth(args.task, args.trials, args.epochs), now()
     at = {s["trial"]: s for s in samples}
