@@ -23,6 +23,14 @@ from sweepflow.settings import Store
 from sweepflow.tracking import Tracker
 
 
+def fold_curves(client: MlflowClient, exp: str, trial_run_id: str) -> list[list[float]]:
+    """The logged val_mae curve of each fold run under a trial run, in fold order."""
+    folds = client.search_runs([exp], f"tags.mlflow.parentRunId = '{trial_run_id}'")
+    folds = sorted(folds, key=lambda f: int(f.data.tags["fold"]))
+    history = [client.get_metric_history(f.info.run_id, "val_mae") for f in folds]
+    return [[m.value for m in sorted(h, key=lambda m: m.step)] for h in history]
+
+
 def test_the_best_epoch_of_the_mean_curve_is_not_the_mean_of_fold_bests():
     # each fold is lucky at a different epoch: the fold bests average 1.0, no epoch does
     curves = [[3.0, 1.0, 3.0, 2.5], [1.0, 3.0, 3.0]]
@@ -129,6 +137,50 @@ def test_a_pruned_cv_trial_stops_after_the_fold_that_was_pruned(tmp_path):
     trial_run = tracker.client.search_runs([exp], "tags.`sweepflow.role` = 'trial'")[0]
     assert trial_run.data.metrics["cv_folds_run"] == 1
     assert trial_run.data.tags["state"] == "pruned"
+
+
+def test_the_pruner_is_told_the_best_of_the_padded_mean_curve_after_each_fold(tmp_path):
+    # a fast, noisy learner with patience 2: the folds peak and stop at different epochs, so
+    # the best of the mean curve differs from the mean of the fold bests
+    overrides = {"cv": 3}  # write_task trains with patience 2
+    cfg = load_task(
+        str(write_task(tmp_path, "tiny_cvr", "regression", overrides=overrides)), tmp_path
+    )
+    data = prepare(cfg, tmp_path)
+    store = Store(tmp_path / "store")
+    store.ensure()
+    tracker = Tracker(store.mlflow_uri, store.artifact_root)
+    exp = tracker.experiment("tiny_cvr")
+    parent = tracker.start_run(exp, "search")
+    study = optuna.create_study(storage=store.study_storage, pruner=optuna.pruners.NopPruner())
+    trial = study.ask()
+    pruning = EpochPruning(trial, cfg.objective)
+    params = {
+        "layers": 1,
+        "units_1": 8,
+        "dropout": 0.0,
+        "learning_rate": 0.3,
+        "optimizer": "rmsprop",
+        "batch_size": 8,
+        "epochs": 12,
+    }
+    outcome = TrialRecorder(cfg, data, tracker, Session(exp, parent, budget=1))(
+        params, 0, [pruning], lambda: pruning.pruned
+    )
+    assert outcome.state == "complete"
+    trial_run = tracker.client.search_runs([exp], "tags.`sweepflow.role` = 'trial'")[0]
+    curves = fold_curves(tracker.client, exp, trial_run.info.run_id)
+    reported = study.trials[0].intermediate_values
+    objective = Monitor("val_mae", "min")
+    fold_bests = [min(c) for c in curves]
+    assert sorted(reported) == [1, 2, 3]
+    for i in (1, 2, 3):
+        assert reported[i] == pytest.approx(best_mean_epoch(curves[:i], objective)[1], rel=1e-6)
+    # the case this test is about: the two figures part after the second or third fold
+    assert any(abs(reported[i] - statistics.mean(fold_bests[:i])) > 1e-4 for i in (2, 3)), (
+        curves,
+        reported,
+    )
 
 
 def test_cv_is_refused_where_it_cannot_run(tmp_path):

@@ -98,7 +98,9 @@ def run_cv_trial(
         values.append(float(outcome.value))
         curves.append(outcome.fit.history.get(cfg.objective, [float(outcome.value)]))
         epochs += outcome.fit.epochs_run
-        if any(r.report_step(i, statistics.mean(values)) for r in reporters(callbacks)):
+        # the pruner sees the quantity the trial is ranked by: the padded mean curve's best
+        so_far = best_mean_epoch(curves, cfg.objective_monitor)[1]
+        if any(r.report_step(i, so_far) for r in reporters(callbacks)):
             pruned = True
             break
     best_epoch, mean, at_best = best_mean_epoch(curves, cfg.objective_monitor)
