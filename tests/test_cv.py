@@ -66,15 +66,7 @@ def test_cv_trials_average_their_nested_fold_runs(tmp_path):
         folds = client.search_runs([exp], f"tags.mlflow.parentRunId = '{trial.info.run_id}'")
         assert sorted(int(f.data.tags["fold"]) for f in folds) == [1, 2, 3]
         fold_values = [f.data.metrics["final_val_mae"] for f in folds]
-        curves = [
-            [
-                m.value
-                for m in sorted(
-                    client.get_metric_history(f.info.run_id, "val_mae"), key=lambda m: m.step
-                )
-            ]
-            for f in folds
-        ]
+        curves = fold_curves(client, exp, trial.info.run_id)
         n = max(len(c) for c in curves)
         curves = [c + c[-1:] * (n - len(c)) for c in curves]  # a stopped fold keeps its last
         mean_curve = [statistics.mean(c[i] for c in curves) for i in range(n)]
@@ -108,66 +100,53 @@ def test_cv_trials_average_their_nested_fold_runs(tmp_path):
     assert 0 <= parent["epochs_saved_fraction"] < 1
 
 
-def test_a_pruned_cv_trial_stops_after_the_fold_that_was_pruned(tmp_path):
-    cfg = load_task(str(write_task(tmp_path, "tiny_cvp", "binary", overrides={"cv": 4})), tmp_path)
+def one_cv_trial(
+    tmp_path, kind: str, cv: int, pruner: optuna.pruners.BasePruner, **params
+) -> tuple[str, Tracker, str, optuna.Study, EpochPruning]:
+    """Run one real cv trial through TrialRecorder; its state, tracker, experiment, study."""
+    cfg = load_task(str(write_task(tmp_path, "tiny_cvt", kind, overrides={"cv": cv})), tmp_path)
     data = prepare(cfg, tmp_path)
     store = Store(tmp_path / "store")
     store.ensure()
     tracker = Tracker(store.mlflow_uri, store.artifact_root)
-    exp = tracker.experiment("tiny_cvp")
+    exp = tracker.experiment("tiny_cvt")
     parent = tracker.start_run(exp, "search")
-    study = optuna.create_study(
-        storage=store.study_storage, pruner=optuna.pruners.ThresholdPruner(upper=0.0)
-    )
+    study = optuna.create_study(storage=store.study_storage, pruner=pruner)
     trial = study.ask()
     pruning = EpochPruning(trial, cfg.objective)
-    params = {
-        "layers": 1,
-        "units_1": 4,
-        "dropout": 0.0,
-        "learning_rate": 0.01,
-        "optimizer": "adam",
-        "batch_size": 32,
-        "epochs": 2,
-    }
+    base = {"layers": 1, "dropout": 0.0, "optimizer": "adam", "batch_size": 32, "epochs": 2}
     outcome = TrialRecorder(cfg, data, tracker, Session(exp, parent, budget=1))(
-        params, 0, [pruning], lambda: pruning.pruned
+        {**base, **params}, 0, [pruning], lambda: pruning.pruned
     )
-    assert outcome.state == "pruned" and pruning.pruned
+    return outcome.state, tracker, exp, study, pruning
+
+
+def test_a_pruned_cv_trial_stops_after_the_fold_that_was_pruned(tmp_path):
+    pruner = optuna.pruners.ThresholdPruner(upper=0.0)
+    state, tracker, exp, _, pruning = one_cv_trial(
+        tmp_path, "binary", 4, pruner, units_1=4, learning_rate=0.01
+    )
+    assert state == "pruned" and pruning.pruned
     trial_run = tracker.client.search_runs([exp], "tags.`sweepflow.role` = 'trial'")[0]
     assert trial_run.data.metrics["cv_folds_run"] == 1
     assert trial_run.data.tags["state"] == "pruned"
 
 
 def test_the_pruner_is_told_the_best_of_the_padded_mean_curve_after_each_fold(tmp_path):
-    # a fast, noisy learner with patience 2: the folds peak and stop at different epochs, so
-    # the best of the mean curve differs from the mean of the fold bests
-    overrides = {"cv": 3}  # write_task trains with patience 2
-    cfg = load_task(
-        str(write_task(tmp_path, "tiny_cvr", "regression", overrides=overrides)), tmp_path
+    # a fast, noisy learner with patience 2 (write_task's): the folds peak and stop at
+    # different epochs, so the best of the mean curve differs from the mean of the fold bests
+    state, tracker, exp, study, _ = one_cv_trial(
+        tmp_path,
+        "regression",
+        3,
+        optuna.pruners.NopPruner(),
+        units_1=8,
+        learning_rate=0.3,
+        optimizer="rmsprop",
+        batch_size=8,
+        epochs=12,
     )
-    data = prepare(cfg, tmp_path)
-    store = Store(tmp_path / "store")
-    store.ensure()
-    tracker = Tracker(store.mlflow_uri, store.artifact_root)
-    exp = tracker.experiment("tiny_cvr")
-    parent = tracker.start_run(exp, "search")
-    study = optuna.create_study(storage=store.study_storage, pruner=optuna.pruners.NopPruner())
-    trial = study.ask()
-    pruning = EpochPruning(trial, cfg.objective)
-    params = {
-        "layers": 1,
-        "units_1": 8,
-        "dropout": 0.0,
-        "learning_rate": 0.3,
-        "optimizer": "rmsprop",
-        "batch_size": 8,
-        "epochs": 12,
-    }
-    outcome = TrialRecorder(cfg, data, tracker, Session(exp, parent, budget=1))(
-        params, 0, [pruning], lambda: pruning.pruned
-    )
-    assert outcome.state == "complete"
+    assert state == "complete"
     trial_run = tracker.client.search_runs([exp], "tags.`sweepflow.role` = 'trial'")[0]
     curves = fold_curves(tracker.client, exp, trial_run.info.run_id)
     reported = study.trials[0].intermediate_values
