@@ -14,7 +14,7 @@ from flows.tune import tune
 from sweepflow.config import load_task
 from sweepflow.cv import best_mean_epoch
 from sweepflow.data import prepare
-from sweepflow.engines.optuna_engine import EpochPruning
+from sweepflow.engines.optuna_engine import EpochPruning, OptunaEngine
 from sweepflow.errors import ConfigError
 from sweepflow.monitor import Monitor
 from sweepflow.search import TrialRecorder
@@ -160,6 +160,25 @@ def test_the_pruner_is_told_the_best_of_the_padded_mean_curve_after_each_fold(tm
         curves,
         reported,
     )
+
+
+def test_hyperband_under_cv_counts_folds_so_every_trial_can_be_pruned_at_fold_two(tmp_path):
+    # Hyperband's resource is what a trial reports: 4 folds here, not the epoch budget (6 epochs
+    # would make a second bracket whose first rung, step 6, no fold reaches: never pruned)
+    search = {"trials": 2, "seed": 1, "pruner": "hyperband"}
+    path = write_task(tmp_path, "tiny_hb", "regression", overrides={"cv": 4, "search": search})
+    cfg = load_task(str(path), tmp_path)
+    store = Store(tmp_path / "store")
+    store.ensure()
+    study = OptunaEngine(store.study_storage).load_study(cfg)
+    pruned = []
+    for i in range(12):  # each trial worse than all before it
+        trial = study.ask()
+        trial.report(1.0 + i, 1)
+        trial.report(1.0 + i, 2)
+        pruned.append(trial.should_prune())
+        study.tell(trial, 1.0 + i)
+    assert pruned == [False] + [True] * 11
 
 
 def test_cv_is_refused_where_it_cannot_run(tmp_path):

@@ -86,10 +86,15 @@ class EpochPruning(keras.callbacks.Callback):
         return self.pruned
 
 
-def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
-    """The pruner named in the task YAML."""
+def pruning_steps(cfg: TaskConfig) -> int:
+    """How many values a trial reports to the pruner: one per fold under `cv:`, else per epoch."""
+    return int(cfg.cv) if cfg.cv else int(cfg.space.max_value("epochs"))
+
+
+def make_pruner(name: str, max_steps: int) -> optuna.pruners.BasePruner:
+    """The pruner named in the task YAML; `max_steps` is Hyperband's maximum resource."""
     if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=2, max_resource=max(max_epochs, 3))
+        return optuna.pruners.HyperbandPruner(min_resource=2, max_resource=max(max_steps, 3))
     if name == "successive_halving":
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=2)
     if name == "median":
@@ -144,7 +149,7 @@ class OptunaEngine:
             study_name=cfg.name,
             storage=make_storage(self.storage),
             direction=cfg.direction,
-            pruner=make_pruner(cfg.search.pruner, int(cfg.space.max_value("epochs"))),
+            pruner=make_pruner(cfg.search.pruner, pruning_steps(cfg)),
             load_if_exists=True,
         )
         if study.direction.name.lower() != cfg.direction:
