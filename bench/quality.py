@@ -38,8 +38,10 @@ CLOSE = {
     "already gets 1.02; averaging the best params over 5 seeds (`final: {ensemble: 5, members: "
     "best}`) steadies it. `cv: 4` ranking would be the next step (carseats_cv4_experiment.json).",
     "boston_housing": "with log1p on the skewed columns, 4-fold ranking on the fold-mean curve "
-    "(a fold that stopped early keeps its last value), stopping on val_mae and the top 5 trials "
-    "averaged, the searches reach CV MAE 2.10-2.18 but 2.46-2.63 on the 102 test rows. "
+    "(a fold that stopped early keeps its last value), Hyperband pruning at the second fold, "
+    "stopping on val_mae and the top 5 trials averaged, the searches reach CV MAE 2.10-2.21 "
+    "but 2.40-2.63 on the 102 test rows. Averaging the top trials' 20 fold networks instead of "
+    "retraining them was worse (boston_final.md). "
     "boston_loss.md shows the limit: three networks whose CV MAE lies within 0.004 score "
     "2.29-2.44 on test (average of 5 seeds each), so the last 0.15 is below what the 404 "
     "training rows resolve, and more folds or trials rank by the same blind signal. What would "
