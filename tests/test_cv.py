@@ -162,6 +162,7 @@ def test_the_pruner_is_told_the_best_of_the_padded_mean_curve_after_each_fold(tm
     )
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # trials driven by ask/tell here
 def test_hyperband_under_cv_counts_folds_so_every_trial_can_be_pruned_at_fold_two(tmp_path):
     # Hyperband's resource is what a trial reports: 4 folds here, not the epoch budget (6 epochs
     # would make a second bracket whose first rung, step 6, no fold reaches: never pruned)
