@@ -98,6 +98,8 @@ def run_cv_trial(
         values.append(float(outcome.value))
         curves.append(outcome.fit.history.get(cfg.objective, [float(outcome.value)]))
         epochs += outcome.fit.epochs_run
+        if i == cfg.cv:  # every fold ran: pruning now would only throw the trial away
+            break
         # the pruner sees the quantity the trial is ranked by: the padded mean curve's best
         so_far = best_mean_epoch(curves, cfg.objective_monitor)[1]
         if any(r.report_step(i, so_far) for r in reporters(callbacks)):
