@@ -35,6 +35,9 @@ def sweepflow_proc(args: list[str], env: dict[str, str]) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # Ctrl-C must reach the child as in a terminal, even when the tests themselves run in a
+        # background job (`make test-slow &`), whose shell starts them with SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
