@@ -26,6 +26,7 @@ from sweepflow.search import run_search
 from sweepflow.settings import Store
 from sweepflow.space import FloatSpec, parse_space
 from sweepflow.tracking import Tracker
+from sweepflow.trial import model_spec
 
 PARAMS = {"layers": 1, "units_1": 8, "learning_rate": 0.02, "optimizer": "adam", "batch_size": 16}
 
@@ -172,3 +173,46 @@ def test_log1p_in_a_task_file_is_validated_and_reaches_the_prepared_data(tmp_pat
     )
     with pytest.raises(ConfigError, match="data.log1p"):
         load_task(str(bad), Path("."))
+
+
+def _shifted_task(folder: Path, target_scaling: str):
+    """A regression table whose target sits far from 0 (200 + 30 × signal), prepared."""
+    frame = make_table("regression", n=200)
+    frame["y"] = 200 + 30 * frame["y"]
+    data = {"source": "csv", "path": "t.csv", "target": "y", "target_scaling": target_scaling}
+    path = write_task(folder, "t", "regression", frame, {"data": data})
+    return prepare(load_task(str(path), folder), folder)
+
+
+def test_target_scaling_is_fitted_on_the_training_split_and_rescales_the_head(tmp_path):
+    data = _shifted_task(tmp_path / "scaled", "standard")
+    assert data.target_offset == pytest.approx(float(np.mean(data.y_train)))
+    assert data.target_scale == pytest.approx(float(np.std(data.y_train)))
+    assert data.summary()["target_scale"] == data.target_scale
+    plain = _shifted_task(tmp_path / "plain", "none")
+    assert (plain.target_offset, plain.target_scale) == (0.0, 1.0)
+    fresh_state(0)
+    model = build_model(PARAMS, model_spec(data))
+    kernel, _ = model.get_layer("head").get_weights()
+    model.get_layer("head").set_weights([np.zeros_like(kernel), np.array([0.5], np.float32)])
+    np.testing.assert_allclose(
+        model.predict(data.x_test, verbose=0).ravel(),
+        data.target_offset + 0.5 * data.target_scale,
+        rtol=1e-6,
+    )
+
+
+def test_target_scaling_learns_a_far_off_target_and_reports_mae_in_its_units(tmp_path):
+    params = {**PARAMS, "epochs": 8}
+    maes = {}
+    for scaling in ("none", "standard"):
+        data = _shifted_task(tmp_path / scaling, scaling)
+        fresh_state(0)
+        model = build_model(params, model_spec(data))
+        result = fit(
+            model, params, (data.x_train, data.y_train), (data.x_val, data.y_val), patience=10
+        )
+        pred = model.predict(data.x_val, verbose=0).ravel()
+        maes[scaling] = float(np.mean(np.abs(pred - data.y_val)))
+        assert result.metrics_at_best()["val_mae"] == pytest.approx(maes[scaling], rel=1e-4)
+    assert maes["standard"] < 0.25 * maes["none"], maes

@@ -187,6 +187,10 @@ def parse_task(raw: Any, source: str = "<memory>", default_name: str = "task") -
     if "space" not in raw:
         raise ConfigError(source, "space", "missing")
     data = parse_data(source, raw["data"])
+    if data.target_scaling != "none" and kind != "regression":
+        raise ConfigError(
+            source, "data.target_scaling", f"scales a regression target; this task is {kind}"
+        )
     space = parse_space(source, raw["space"])
     search_raw = take(
         source, raw.get("search", {}), "search", set(SearchConfig.__dataclass_fields__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,8 @@ class Prepared:
     class_names: list[str] = field(default_factory=list)
     origin: str = ""
     raw_train: Any = None  # raw inputs of the training split (drift checks apply old preprocessing)
+    target_offset: float = 0.0  # regression: the network predicts offset + scale * (its head)
+    target_scale: float = 1.0
 
     @property
     def n_features(self) -> int:
@@ -62,6 +64,11 @@ class Prepared:
             "n_features": self.n_features,
             "n_classes": len(self.class_names) or None,
             "data_origin": self.origin,
+            **(
+                {"target_offset": self.target_offset, "target_scale": self.target_scale}
+                if self.kind == "regression"
+                else {}
+            ),
         }
 
 
@@ -235,6 +242,20 @@ def _take(x: Any, idx: np.ndarray) -> Any:
 
 def prepare(cfg: TaskConfig, data_dir: Path) -> Prepared:
     """Load the task's data and return model-ready splits with fitted preprocessing."""
+    return scale_targets(_load_prepared(cfg, data_dir), cfg.data.target_scaling)
+
+
+def scale_targets(data: Prepared, scaling: str) -> Prepared:
+    """data.target_scaling: standard: the network's head predicts y standardised on train."""
+    if scaling != "standard" or data.kind != "regression":
+        return data
+    y = np.asarray(data.y_train, dtype=np.float64)
+    scale = float(y.std())
+    return replace(data, target_offset=float(y.mean()), target_scale=scale if scale > 0 else 1.0)
+
+
+def _load_prepared(cfg: TaskConfig, data_dir: Path) -> Prepared:
+    """Load the task's data and split, encode and scale it (targets as they are)."""
     d = cfg.data
     if d.source == "csv":
         frame, where = sources.read_csv(d, data_dir, Path(cfg.source_file).parent)
@@ -269,6 +290,4 @@ def prepare(cfg: TaskConfig, data_dir: Path) -> Prepared:
 
 
 def _with_target(cfg: TaskConfig, target: str) -> TaskConfig:
-    from dataclasses import replace
-
     return replace(cfg, data=replace(cfg.data, target=target))

@@ -27,6 +27,7 @@ class DataConfig:
     categorical: tuple[str, ...] | None = None  # None: detect non-numeric columns
     scaling: str = "minmax"  # minmax | standard | none
     log1p: tuple[str, ...] = ()  # numeric columns replaced by log(1 + x) before scaling
+    target_scaling: str = "none"  # regression: none | standard (net predicts standardised y)
     num_words: int = 10_000
     ngrams: int = 1  # raw text: 1 = words, 2 = words + adjacent word pairs (same num_words slots)
     test_fraction: float = 0.2  # used when the dataset has no official test split
@@ -53,6 +54,8 @@ def parse_data(source: str, raw: Any) -> DataConfig:
         raise ConfigError(source, "data.name", f"{why}; use one of {DATASETS[src]}")
     if d.get("scaling", "minmax") not in ("minmax", "standard", "none"):
         raise ConfigError(source, "data.scaling", "must be minmax, standard or none")
+    if d.get("target_scaling", "none") not in ("none", "standard"):
+        raise ConfigError(source, "data.target_scaling", "must be none or standard")
     for key in ("test_fraction", "val_fraction"):
         value = typed(source, f"data.{key}", d.get(key, 0.2), (int, float))
         if not 0 < value < 1:

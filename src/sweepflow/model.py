@@ -31,6 +31,8 @@ class ModelSpec:
     kind: str
     n_features: int
     n_outputs: int = 1
+    target_offset: float = 0.0  # regression: predictions are offset + scale * head
+    target_scale: float = 1.0
 
 
 @dataclass
@@ -102,6 +104,11 @@ def build_model(
         if dropout > 0:
             model.add(keras.layers.Dropout(dropout, name=f"dropout_{i}"))
     model.add(keras.layers.Dense(spec.n_outputs, activation=activation, name="head"))
+    if spec.kind == "regression" and (spec.target_offset, spec.target_scale) != (0.0, 1.0):
+        # The head learns standardised targets; the loss and metrics stay in the target's units.
+        model.add(
+            keras.layers.Rescaling(spec.target_scale, spec.target_offset, name="target_scale")
+        )
     model.compile(
         optimizer=make_optimizer(str(params["optimizer"]), float(params["learning_rate"])),
         loss=loss,

@@ -37,7 +37,9 @@ def trial_seed(base_seed: int, number: int) -> int:
 
 def model_spec(data: Prepared) -> ModelSpec:
     """The network shape the prepared data dictates."""
-    return ModelSpec(data.kind, data.n_features, data.n_outputs)
+    return ModelSpec(
+        data.kind, data.n_features, data.n_outputs, data.target_offset, data.target_scale
+    )
 
 
 def run_trial(
