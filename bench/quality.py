@@ -37,16 +37,10 @@ CLOSE = {
     "carseats": "the test MAE swings with the seed (see per-run rows) while LinearRegression "
     "already gets 1.02; averaging the best params over 5 seeds (`final: {ensemble: 5, members: "
     "best}`) steadies it. `cv: 4` ranking would be the next step (carseats_cv4_experiment.json).",
-    "boston_housing": "with log1p on the skewed columns, 4-fold ranking on the fold-mean curve "
-    "(a fold that stopped early keeps its last value), Hyperband pruning at the second fold, "
-    "stopping on val_mae and the top 5 trials averaged, the searches reach CV MAE 2.10-2.21 "
-    "but 2.40-2.63 on the 102 test rows. Averaging the top trials' 20 fold networks instead of "
-    "retraining them was worse (boston_final.md). "
-    "boston_loss.md shows the limit: three networks whose CV MAE lies within 0.004 score "
-    "2.29-2.44 on test (average of 5 seeds each), so the last 0.15 is below what the 404 "
-    "training rows resolve, and more folds or trials rank by the same blind signal. What would "
-    "close it is a prior the training rows do not support (long, slowly decayed 2 x 64 rmsprop "
-    "training, as in boston_features.md) or a larger test split to judge on.",
+    "boston_housing": "met since the head learns MEDV standardised (data.target_scaling: "
+    "standard): without it, with log1p, 4-fold ranking, Hyperband at the second fold and the "
+    "top 5 trials averaged, the searches reached CV MAE 2.10-2.21 and test MAE 2.40-2.63. "
+    "If it is missed again, boston_loss.md shows how little CV MAE tells apart on 102 test rows.",
     "fashion_mnist": "stopping on val_accuracy with a searched lr_decay and averaging the top 3 "
     "trials met it; a longer budget (more trials, 60+ epochs) is the next lever.",
     "imdb": "",
