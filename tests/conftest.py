@@ -71,14 +71,18 @@ def write_task(
     kind: str,
     frame: pd.DataFrame | None = None,
     overrides: dict | None = None,
+    data: dict | None = None,
 ) -> Path:
-    """Write `<name>.csv` and `<name>.yaml` (a CSV task) into `folder`; return the YAML path."""
+    """Write `<name>.csv` and `<name>.yaml` (a CSV task) into `folder`; return the YAML path.
+
+    `data` adds keys to the task's `data:` mapping; `overrides` replaces top-level sections.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     (frame if frame is not None else make_table(kind)).to_csv(folder / f"{name}.csv", index=False)
     spec = {
         "task": name,
         "kind": kind,
-        "data": {"source": "csv", "path": f"{name}.csv", "target": "y"},
+        "data": {"source": "csv", "path": f"{name}.csv", "target": "y", **(data or {})},
         "search": {"trials": 2, "seed": 1, "pruner": "none"},
         "training": {"patience": 2},
         "space": SMALL_SPACE,

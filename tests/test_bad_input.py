@@ -375,16 +375,14 @@ def test_bad_csv_names_file_and_column(tmp_path, kind, spoil, words, column):
 
 
 def test_unknown_categorical_column_is_named(tmp_path):
-    data = {"source": "csv", "path": "bad.csv", "target": "y", "categorical": ["colour"]}
-    path = write_task(tmp_path, "bad", "binary", overrides={"data": data})
+    path = write_task(tmp_path, "bad", "binary", data={"categorical": ["colour"]})
     with pytest.raises(DataError, match=r"bad.csv: .*unknown column.*'colour'"):
         prepare(load_task(str(path), tmp_path), tmp_path)
 
 
 @pytest.mark.parametrize("url", [None, "https://example.invalid/bad.csv"], ids=["no-url", "url"])
 def test_missing_csv_offline_names_the_file(tmp_path, url):
-    data = {"source": "csv", "path": "bad.csv", "target": "y", **({"url": url} if url else {})}
-    path = write_task(tmp_path / "spaces", "bad", "binary", overrides={"data": data})
+    path = write_task(tmp_path / "spaces", "bad", "binary", data={"url": url} if url else None)
     (tmp_path / "spaces" / "bad.csv").unlink()
     with pytest.raises(DataError) as err:
         prepare(load_task(str(path), tmp_path), tmp_path / "data")

@@ -53,10 +53,9 @@ def score_from_champion(task: str, data, uri: str) -> float:
 )
 def test_tune_end_to_end_for_each_kind(tmp_path, kind, headline, extra):
     task = f"tiny_{kind}"
-    data_spec = {"source": "csv", "path": f"{task}.csv", "target": "y"}
-    if kind == "regression":  # the registered model must undo the head's target scaling
-        data_spec["target_scaling"] = "standard"
-    yaml_path = write_task(tmp_path / "spaces", task, kind, overrides={"data": data_spec})
+    # a regression champion must undo the head's target scaling when it serves raw inputs
+    scaled = {"target_scaling": "standard"} if kind == "regression" else None
+    yaml_path = write_task(tmp_path / "spaces", task, kind, data=scaled)
     store = Store(tmp_path / "store")
     report = tune(str(yaml_path), store=str(store.root), data_dir=str(tmp_path / "spaces"))
     assert report.promoted and report.version == "1"

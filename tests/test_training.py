@@ -155,22 +155,10 @@ def test_log1p_columns_are_logged_before_scaling_and_survive_json():
 def test_log1p_in_a_task_file_is_validated_and_reaches_the_prepared_data(tmp_path):
     frame = make_table("regression")
     frame["skewed"] = np.random.default_rng(1).exponential(3.0, len(frame))
-    path = write_task(
-        tmp_path,
-        "logged",
-        "regression",
-        frame,
-        {"data": {"source": "csv", "path": "logged.csv", "target": "y", "log1p": ["skewed"]}},
-    )
+    path = write_task(tmp_path, "logged", "regression", frame, data={"log1p": ["skewed"]})
     data = prepare(load_task(str(path), Path(".")), tmp_path)
     assert data.preprocessor.log1p == ["skewed"]
-    bad = write_task(
-        tmp_path,
-        "bad",
-        "regression",
-        frame,
-        {"data": {"source": "csv", "path": "bad.csv", "target": "y", "log1p": "skewed"}},
-    )
+    bad = write_task(tmp_path, "bad", "regression", frame, data={"log1p": "skewed"})
     with pytest.raises(ConfigError, match="data.log1p"):
         load_task(str(bad), Path("."))
 
@@ -179,8 +167,7 @@ def _shifted_task(folder: Path, target_scaling: str):
     """A regression table whose target sits far from 0 (200 + 30 × signal), prepared."""
     frame = make_table("regression", n=200)
     frame["y"] = 200 + 30 * frame["y"]
-    data = {"source": "csv", "path": "t.csv", "target": "y", "target_scaling": target_scaling}
-    path = write_task(folder, "t", "regression", frame, {"data": data})
+    path = write_task(folder, "t", "regression", frame, data={"target_scaling": target_scaling})
     return prepare(load_task(str(path), folder), folder)
 
 
