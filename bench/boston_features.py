@@ -39,6 +39,7 @@ def run_variant(
 ) -> dict[str, Any]:
     """k-fold curve on train, then SEEDS final networks at the best mean epoch, scored on test."""
     from sweepflow import sources
+    from sweepflow.data import target_stats
     from sweepflow.model import ModelSpec, build_model, fit, fresh_state
     from sweepflow.preprocess import TabularPreprocessor
 
@@ -50,9 +51,7 @@ def run_variant(
     def spec(targets: np.ndarray) -> ModelSpec:
         if not scaled:
             return ModelSpec("regression", len(features))
-        return ModelSpec(
-            "regression", len(features), 1, float(targets.mean()), float(targets.std())
-        )
+        return ModelSpec("regression", len(features), 1, *target_stats(targets))
 
     def matrices(fit_rows: np.ndarray, other: Any) -> tuple[np.ndarray, np.ndarray]:
         pre = TabularPreprocessor.fit(train.iloc[fit_rows][features], [], "standard", log1p)

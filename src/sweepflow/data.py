@@ -249,9 +249,15 @@ def scale_targets(data: Prepared, scaling: str) -> Prepared:
     """data.target_scaling: standard: the network's head predicts y standardised on train."""
     if scaling != "standard" or data.kind != "regression":
         return data
-    y = np.asarray(data.y_train, dtype=np.float64)
-    scale = float(y.std())
-    return replace(data, target_offset=float(y.mean()), target_scale=scale if scale > 0 else 1.0)
+    offset, scale = target_stats(data.y_train)
+    return replace(data, target_offset=offset, target_scale=scale)
+
+
+def target_stats(y: np.ndarray) -> tuple[float, float]:
+    """The mean and sd of regression targets (sd 1 when they are constant): offset, scale."""
+    values = np.asarray(y, dtype=np.float64)
+    scale = float(values.std())
+    return float(values.mean()), scale if scale > 0 else 1.0
 
 
 def _load_prepared(cfg: TaskConfig, data_dir: Path) -> Prepared:
