@@ -98,14 +98,12 @@ def run_cv_trial(
         values.append(float(outcome.value))
         curves.append(outcome.fit.history.get(cfg.objective, [float(outcome.value)]))
         epochs += outcome.fit.epochs_run
-        if i == cfg.cv:  # every fold ran: pruning now would only throw the trial away
-            break
-        # the pruner sees the quantity the trial is ranked by: the padded mean curve's best
-        so_far = best_mean_epoch(curves, cfg.objective_monitor)[1]
-        if any(r.report_step(i, so_far) for r in reporters(callbacks)):
+        best_epoch, mean, at_best = best_mean_epoch(curves, cfg.objective_monitor)
+        # the pruner sees the quantity the trial is ranked by (the padded mean curve's best); it
+        # is not asked after the last fold, when pruning would only throw the trial away
+        if i < cfg.cv and any(r.report_step(i, mean) for r in reporters(callbacks)):
             pruned = True
             break
-    best_epoch, mean, at_best = best_mean_epoch(curves, cfg.objective_monitor)
     spread = statistics.stdev(at_best) if len(at_best) > 1 else 0.0
     tracker.log(
         run_id,
