@@ -103,7 +103,7 @@ def test_cv_trials_average_their_nested_fold_runs(tmp_path):
 def one_cv_trial(
     tmp_path, kind: str, cv: int, pruner: optuna.pruners.BasePruner, **params
 ) -> tuple[str, Tracker, str, optuna.Study, EpochPruning]:
-    """Run one real cv trial through TrialRecorder; its state, tracker, experiment, study."""
+    """One real cv trial through TrialRecorder: its state, tracker, experiment, study, pruner."""
     cfg = load_task(str(write_task(tmp_path, "tiny_cvt", kind, overrides={"cv": cv})), tmp_path)
     data = prepare(cfg, tmp_path)
     store = Store(tmp_path / "store")
