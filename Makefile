@@ -34,7 +34,8 @@ ifneq ($(STORAGE),)
 export SWEEPFLOW_STORAGE := $(STORAGE)
 endif
 
-.PHONY: help install tune worker retrain server schedule serve tasks ui dashboard bench-engines \
+.PHONY: help install tune worker retrain server schedule serve tasks validate ui dashboard \
+  bench-engines bench-tables \
   bench-workers bench bench-quality bench-memory bench-tracking bench-pruning test test-slow lint \
   format lock clean
 
@@ -69,6 +70,9 @@ schedule: install ## Schedule retraining: make schedule TASK=imdb CRON="0 3 * * 
 serve: install ## Run the scheduled retrains (keep it running; needs make server)
 	PREFECT_API_URL=$(PREFECT_API_URL) $(PY) -m sweepflow serve --store $(STORE)
 
+validate: install ## Check TASK's YAML and open its data (target, kind, columns) without training
+	$(PY) -m sweepflow validate $(TASK)
+
 tasks: install ## List the built-in tasks
 	@$(PY) -m sweepflow tasks
 
@@ -102,6 +106,9 @@ test-slow: install ## Run only the slow tests (kill/resume, PostgreSQL workers, 
 
 bench-engines: install ## Benchmark the engines on fashion_mnist + imdb (real data; ~45 min)
 	$(PY) bench/engines.py
+
+bench-tables: install ## The minimal YAML on every table in ../shared/tables, 3 split seeds (~1 h)
+	cd bench && ../$(PY) tables.py --jobs 2
 
 bench-workers: install ## Trials/hour with WORKERS=1 vs 2 on one study (carseats, ~10 min)
 	$(PY) bench/workers.py

@@ -10,6 +10,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.tune import prepare_data
 from sweepflow import retrain as rt
 from sweepflow.config import load_task
+from sweepflow.pipeline import stage_size
 from sweepflow.settings import DEFAULT_SPACES_DIR, DEFAULT_STORE, Store, resolve_data_dir
 
 start = task(rt.start, name="load champion", cache_policy=NO_CACHE)
@@ -31,6 +32,7 @@ def retrain(
     run = start(cfg, where)
     try:
         data = prepare_data(cfg, resolve_data_dir(data_dir))
+        cfg = stage_size(cfg, data)
         run = check_drift(cfg, data, run, where)
         if run.skipped:
             rt.finish_skipped(run, where)

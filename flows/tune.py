@@ -16,6 +16,7 @@ prepare_data = task(pipeline.stage_prepare, name="prepare data", cache_policy=NO
 search = task(pipeline.stage_search, name="search", cache_policy=NO_CACHE)
 evaluate = task(pipeline.stage_evaluate, name="evaluate", cache_policy=NO_CACHE)
 register = task(pipeline.stage_register, name="register", cache_policy=NO_CACHE)
+baselines = task(pipeline.stage_baselines, name="baselines", cache_policy=NO_CACHE)
 
 
 @flow(name="tune", log_prints=True)
@@ -36,7 +37,10 @@ def tune(
     )
     where = Store.from_env(store)  # shared databases come from the environment
     data = prepare_data(cfg, resolve_data_dir(data_dir))
+    cfg = pipeline.stage_size(cfg, data)  # a YAML without space: sized from the table
     found = search(cfg, data, where, verbose)
     evaluation = evaluate(cfg, data, found, where, verbose)
+    compared = baselines(cfg, data, found, evaluation, where)
     decision = register(cfg, data, found, evaluation, where)
-    return pipeline.report(cfg, found, evaluation, decision, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    return pipeline.report(cfg, found, evaluation, decision, seconds, compared)

@@ -62,7 +62,6 @@ YAML_CASES: list[tuple[str, dict[str, object], str]] = [
     ("top-key-misspelt", {"serach": {"trials": 2}}, "<top level>.serach"),
     ("top-key-extra", {"notes": "hi"}, "<top level>.notes"),
     ("data-missing", {"data": DROP}, "data"),
-    ("space-missing", {"space": DROP}, "space"),
     ("task-name-spaces", {"task": "my task"}, "task"),
     ("task-name-wrong-type", {"task": ["a"]}, "task"),
     ("cv-too-small", {"cv": 1}, "cv"),
@@ -108,8 +107,29 @@ YAML_CASES: list[tuple[str, dict[str, object], str]] = [
     ("seed-string", {"search.seed": "abc"}, "search.seed"),
     ("timeout-zero", {"search.timeout": 0}, "search.timeout"),
     ("search-key-misspelt", {"search.trails": 3}, "search.trails"),
+    ("seed-negative", {"search.seed": -1}, "search.seed"),
+    ("seed-too-large", {"search.seed": 2**40}, "search.seed"),
+    ("trials-huge", {"search.trials": 10**12}, "search.trials"),
+    ("timeout-nan", {"search.timeout": float("nan")}, "search.timeout"),
+    ("timeout-inf", {"search.timeout": float("inf")}, "search.timeout"),
+    ("epochs-huge", {f"{S}.epochs": 1.0e20}, "space.epochs"),
+    ("layers-huge", {f"{S}.layers": {"type": "int", "min": 1, "max": 1000}}, "space.layers.max"),
+    ("task-name-too-long", {"task": "t" * 300}, "task"),
+    ("task-name-dots", {"task": "a.."}, "task"),
+    ("task-name-trailing-dot", {"task": "model."}, "task"),
+    ("baselines-not-bool", {"baselines": "yes"}, "baselines"),
+    ("class-weight-unknown", {"training.class_weight": "auto"}, "training.class_weight"),
+    ("class-weight-space-unknown", {f"{S}.class_weight": "heavy"}, "space.class_weight"),
+    ("data-missing-unknown", {"data.missing": "drop"}, "data.missing"),
+    ("data-drop-not-list", {"data.drop": "id"}, "data.drop"),
+    ("data-sep-empty", {"data.sep": ""}, "data.sep"),
+    ("data-encoding-unknown", {"data.encoding": "klingon-8"}, "data.encoding"),
+    ("data-scaling-robust", {"data.scaling": "robust"}, "data.scaling"),
     # objective, training, retrain:
     ("metric-not-validation", {"objective": {"metric": "accuracy"}}, "objective.metric"),
+    ("metric-of-another-kind", {"objective": {"metric": "val_mae"}}, "objective.metric"),
+    ("metric-misspelt", {"objective": {"metric": "val_acuracy"}}, "objective.metric"),
+    ("metric-macro-f1-binary", {"objective": {"metric": "val_macro_f1"}}, "objective.metric"),
     ("direction-unknown", {"objective": {"direction": "max"}}, "objective.direction"),
     ("objective-key-misspelt", {"objective": {"metrik": "val_loss"}}, "objective.metrik"),
     ("patience-zero", {"training.patience": 0}, "training.patience"),
@@ -266,6 +286,14 @@ FILE_CASES = [
     ("scalar-not-mapping", _raw("just a string\n"), ConfigError, "mapping"),
     ("not-utf8", _raw(b"task: caf\xe9\nkind: binary\n"), ConfigError, "UTF-8"),
     ("binary-garbage", _raw(bytes(range(256))), ConfigError, "bad.yaml"),
+    ("duplicate-key", _raw("task: t\nkind: binary\nkind: regression\n"), ConfigError, "twice"),
+    (
+        "duplicate-nested-key",
+        _raw("task: t\nkind: binary\ndata: {source: csv, source: sklearn}\n"),
+        ConfigError,
+        "twice",
+    ),
+    ("mixed-type-keys", _raw("task: t\nkind: binary\n1: x\n~: y\n"), ConfigError, "unknown key"),
     ("missing-path", lambda f: f / "nope.yaml", UnknownTaskError, "no file"),
     ("directory-not-file", _directory, SweepflowError, "is a directory"),
 ]
@@ -342,6 +370,22 @@ CSV_CASES: list[tuple[str, str, object, str, str | None]] = [
     ("nan-in-feature", "binary", set_cell("x1", 3, np.nan), "missing value (NaN)", "x1"),
     ("nan-in-target", "binary", set_cell("y", 5, None), "target has missing values", None),
     ("inf-in-feature", "regression", set_cell("x2", 2, np.inf), "'x2' has an infinite value", "x2"),
+    ("inf-in-target", "regression", set_cell("y", 2, np.inf), "target has an infinite", None),
+    ("constant-target", "regression", frame_with(y=3.0), "target is constant", None),
+    (
+        "duplicate-columns",
+        "binary",
+        b"x1,x1,y\n1,2,a\n3,4,b\n5,6,a\n7,8,b\n",
+        "appear more than once",
+        None,
+    ),
+    (
+        "semicolon-separated",
+        "binary",
+        b"x1;x2;y\n1;2;a\n3;4;b\n5;6;a\n7;8;b\n",
+        'set data.sep: ";"',
+        None,
+    ),
     ("only-target-column", "binary", lambda f: f[["y"]], "no feature columns", None),
     ("one-row", "regression", lambda f: f.head(1), "too few rows", None),
     ("one-row-binary", "binary", lambda f: f.head(1), "single class", None),
@@ -350,7 +394,7 @@ CSV_CASES: list[tuple[str, str, object, str, str | None]] = [
     ("blank-lines", "binary", b"\n\n\n", "the CSV file is empty", None),
     ("header-only", "binary", b"x1,x2,color,y\n", "no rows", None),
     ("ragged-rows", "binary", b"x1,x2,y\n1,2,a\n1,2,3,4,5\n", "cannot read CSV", None),
-    ("not-utf8", "binary", b"x1,color,y\n1,caf\xe9,a\n2,b,b\n", "cannot read CSV", None),
+    ("not-utf8", "binary", b"x1,color,y\n1,caf\xe9,a\n2,b,b\n", "set data.encoding", None),
 ]
 
 
@@ -360,7 +404,8 @@ CSV_CASES: list[tuple[str, str, object, str, str | None]] = [
     ids=[c[0] for c in CSV_CASES],
 )
 def test_bad_csv_names_file_and_column(tmp_path, kind, spoil, words, column):
-    path = write_task(tmp_path, "bad", kind)
+    # data.missing: error is the strict mode: missing cells are refused, as before imputation
+    path = write_task(tmp_path, "bad", kind, data={"missing": "error"})
     csv = tmp_path / "bad.csv"
     if isinstance(spoil, bytes):
         csv.write_bytes(spoil)

@@ -55,7 +55,10 @@ def test_a_fold_that_stopped_early_does_not_cut_the_mean_curve_short():
 
 @pytest.mark.usefixtures("prefect_harness")
 def test_cv_trials_average_their_nested_fold_runs(tmp_path):
-    path = write_task(tmp_path, "tiny_cv", "regression", overrides={"cv": 3})
+    # raw targets, as this test was written for (standardised targets are now the default)
+    path = write_task(
+        tmp_path, "tiny_cv", "regression", overrides={"cv": 3}, data={"target_scaling": "none"}
+    )
     store = Store(tmp_path / "store")
     report = tune(str(path), store=str(store.root), data_dir=str(tmp_path))
     client = MlflowClient(store.mlflow_uri, registry_uri=store.mlflow_uri)

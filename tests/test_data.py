@@ -29,7 +29,8 @@ def keras_task(name: str, kind: str, **data: object):
 
 def test_tabular_split_and_scaling_use_the_training_split_only(tmp_path):
     frame = make_table("regression", n=200)
-    cfg = load_task(str(write_task(tmp_path, "t", "regression", frame)), tmp_path)
+    path = write_task(tmp_path, "t", "regression", frame, data={"scaling": "minmax"})
+    cfg = load_task(str(path), tmp_path)
     data = prepare(cfg, tmp_path)
     assert len(data.y_train) + len(data.y_val) + len(data.y_test) == 200
     assert len(data.y_test) == 40  # test_fraction 0.2
@@ -76,7 +77,8 @@ def test_classification_labels_and_stratified_splits(tmp_path):
     ],
 )
 def test_bad_tables_give_one_clear_error_naming_the_file(tmp_path, mutate, words):
-    path = write_task(tmp_path, "bad", "binary", mutate(make_table("binary")))
+    table = mutate(make_table("binary"))
+    path = write_task(tmp_path, "bad", "binary", table, data={"missing": "error"})
     with pytest.raises(DataError) as err:
         prepare(load_task(str(path), tmp_path), tmp_path)
     assert words in str(err.value)

@@ -64,6 +64,14 @@ def load_all(names: list[str], spaces: Path, **overrides: object) -> list[TaskCo
     return [load_task(n, spaces).with_overrides(**overrides) for n in expand(names)]
 
 
+def check_data(configs: list[TaskConfig], data_dir: str | None) -> list[str]:
+    """Open each task's data (no TensorFlow): target, kind and columns; a summary line each."""
+    from sweepflow.checks import check_task
+    from sweepflow.settings import resolve_data_dir
+
+    return [check_task(cfg, resolve_data_dir(data_dir)) for cfg in configs]
+
+
 def _open_store(path: str, args: argparse.Namespace | None = None) -> Store:
     """Create the store (or fail early), and set the environment the stack reads on import.
 
@@ -101,6 +109,7 @@ def _tune(args: argparse.Namespace) -> int:
                 raise SweepflowError(
                     f"{cfg.source_file}: field 'search.engine': workers > 1 need the optuna engine"
                 )
+    check_data(configs, args.data_dir)  # the data fits the task: before anything is written
     store = _open_store(args.store, args)
     if args.workers > 1:
         init_shared_stores(store)
@@ -134,11 +143,12 @@ def _worker(args: argparse.Namespace) -> int:
     cfg = load_task(args.task, Path(args.spaces))
     store = _open_store(args.store, args)
     from sweepflow.data import prepare
-    from sweepflow.pipeline import stage_work
+    from sweepflow.pipeline import stage_size, stage_work
     from sweepflow.settings import resolve_data_dir
 
     worker = args.worker_id if args.worker_id is not None else 1 + os.getpid() % 9973
     data = prepare(cfg, resolve_data_dir(args.data_dir))
+    cfg = stage_size(cfg, data)
     ran = stage_work(cfg, data, store, worker, args.wait, args.verbose)
     print(f"worker {worker}: ran {ran} trial(s) of {cfg.name}; the search's budget is spent")
     return 0
@@ -226,8 +236,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "tasks":
             print("\n".join(known_tasks(Path(args.spaces))))
             return 0
-        for cfg in load_all(args.tasks, Path(args.spaces)):
-            print(f"ok: {cfg.source_file} ({cfg.kind}, {cfg.search.trials} trials)")
+        configs = load_all(args.tasks, Path(args.spaces))
+        for cfg, summary in zip(configs, check_data(configs, args.data_dir), strict=True):
+            budget = "default space and budget" if cfg.auto else f"{cfg.search.trials} trials"
+            print(f"ok: {cfg.source_file} ({cfg.kind}, {cfg.objective}, {budget}) — {summary}")
         return 0
     except SweepflowError as exc:
         print(f"sweepflow: error: {exc}", file=sys.stderr)

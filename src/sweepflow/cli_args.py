@@ -64,9 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     storage_args(dash)
     tasks = sub.add_parser("tasks", help="list the known tasks")
     tasks.add_argument("--spaces", default=str(DEFAULT_SPACES_DIR))
-    check = sub.add_parser("validate", help="validate task YAML files without running them")
+    check = sub.add_parser(
+        "validate", help="check task YAMLs and open their data (no training, no TensorFlow)"
+    )
     check.add_argument("tasks", nargs="+")
     check.add_argument("--spaces", default=str(DEFAULT_SPACES_DIR))
+    check.add_argument("--data-dir", help="local data folder (default $SWEEPFLOW_DATA_DIR)")
     return parser
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -13,6 +14,7 @@ from sweepflow.final_config import FinalConfig, parse_final
 from sweepflow.monitor import Monitor
 from sweepflow.retrain_config import RetrainConfig, parse_retrain
 from sweepflow.space import (
+    CLASS_WEIGHTS,
     ChoiceSpec,
     FixedSpec,
     FloatSpec,
@@ -36,7 +38,22 @@ DEFAULT_OBJECTIVE = {
     "binary": ("val_accuracy", "maximize"),
     "multiclass": ("val_accuracy", "maximize"),
 }
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Every validation metric a trial of each kind logs per epoch (any engine can rank by it), and
+# which way is better. val_f1 / val_macro_f1 are computed on the validation rows each epoch;
+# binary val_f1 is the F1 of the positive class at the threshold that maximises it.
+OBJECTIVES: dict[str, dict[str, str]] = {
+    "regression": {"val_loss": "minimize", "val_mae": "minimize"},
+    "binary": {
+        "val_loss": "minimize",
+        "val_accuracy": "maximize",
+        "val_auc": "maximize",
+        "val_pr_auc": "maximize",
+        "val_f1": "maximize",
+    },
+    "multiclass": {"val_loss": "minimize", "val_accuracy": "maximize", "val_macro_f1": "maximize"},
+}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")  # a file, experiment and model name
+MAX_TRIALS = 100_000
 
 
 @dataclass(frozen=True)
@@ -59,7 +76,7 @@ class TaskConfig:
     name: str
     kind: str
     data: DataConfig
-    space: SearchSpace
+    space: SearchSpace | None  # None: sized from the table once the data is loaded (auto)
     search: SearchConfig = field(default_factory=SearchConfig)
     objective: str = "val_loss"
     direction: str = "minimize"
@@ -69,6 +86,15 @@ class TaskConfig:
     retrain: RetrainConfig = field(default_factory=RetrainConfig)
     final: FinalConfig = field(default_factory=FinalConfig)
     source_file: str = "<memory>"
+    class_weight: str | None = None  # training.class_weight (also a fixed space entry)
+    baselines: bool = True  # also fit linear + HistGradientBoosting baselines on the same rows
+    # top-level keys and search/training/final keys the YAML set (auto defaults leave them be)
+    given: frozenset[str] = frozenset()
+
+    @property
+    def auto(self) -> bool:
+        """True while the search space is still to be sized from the data."""
+        return self.space is None
 
     @property
     def objective_monitor(self) -> Monitor:
@@ -86,9 +112,13 @@ class TaskConfig:
         for key in search:
             if key not in SearchConfig.__dataclass_fields__:
                 raise ConfigError(self.source_file, f"search.{key}", "unknown override")
-        return _validated_search(
-            self.source_file, replace(self, search=replace(self.search, **search))
-        )
+        given = self.given | {f"search.{k}" for k in search}
+        return validated(replace(self, search=replace(self.search, **search), given=given))
+
+
+def validated(cfg: TaskConfig) -> TaskConfig:
+    """The config if its search settings fit its engine and space, else a ConfigError."""
+    return _validated_search(cfg.source_file, cfg)
 
 
 def _validated_search(source: str, cfg: TaskConfig) -> TaskConfig:
@@ -102,15 +132,23 @@ def _validated_search(source: str, cfg: TaskConfig) -> TaskConfig:
     for key, ok, why in checks:
         if not ok:
             raise ConfigError(source, f"search.{key}", f"{why}, got {getattr(s, key)!r}")
-    _check_engine_support(source, cfg)
+    if cfg.space is not None:
+        _check_engine_support(source, cfg)
     if not isinstance(s.trials, int) or isinstance(s.trials, bool) or s.trials < 1:
         raise ConfigError(source, "search.trials", f"must be an integer ≥ 1, got {s.trials!r}")
     if s.timeout is not None and (
-        not isinstance(s.timeout, int | float) or isinstance(s.timeout, bool) or s.timeout <= 0
+        not isinstance(s.timeout, int | float)
+        or isinstance(s.timeout, bool)
+        or not math.isfinite(s.timeout)
+        or s.timeout <= 0
     ):
         raise ConfigError(source, "search.timeout", f"must be seconds > 0, got {s.timeout!r}")
-    if not isinstance(s.seed, int) or isinstance(s.seed, bool):
-        raise ConfigError(source, "search.seed", f"must be an integer, got {s.seed!r}")
+    if not isinstance(s.seed, int) or isinstance(s.seed, bool) or not 0 <= s.seed < 2**31:
+        raise ConfigError(
+            source, "search.seed", f"must be an integer from 0 to 2147483647, got {s.seed!r}"
+        )
+    if s.trials > MAX_TRIALS:
+        raise ConfigError(source, "search.trials", f"must be ≤ {MAX_TRIALS}, got {s.trials}")
     return cfg
 
 
@@ -172,40 +210,62 @@ def _check_engine_support(source: str, cfg: TaskConfig) -> None:
 def parse_task(raw: Any, source: str = "<memory>", default_name: str = "task") -> TaskConfig:
     """Validate a task mapping (the parsed YAML) into a TaskConfig."""
     top = {"task", "kind", "data", "space", "search", "objective", "training", "retrain", "cv"}
-    top.add("final")
+    top |= {"final", "baselines"}
     raw = take(source, raw if raw is not None else {}, "<top level>", top)
     name = raw.get("task", default_name)
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.match(name) or ".." in name or name.endswith("."):
         raise ConfigError(
-            source, "task", f"must be a simple name (letters, digits, _.-), got {name!r}"
+            source,
+            "task",
+            "must be a simple name of at most 100 letters, digits and _.- (no '..', not "
+            f"ending in '.'), got {str(name)[:120]!r}",
         )
     kind = raw.get("kind")
     if kind not in KINDS:
         raise ConfigError(source, "kind", f"must be one of {KINDS}, got {kind!r}")
     if "data" not in raw:
         raise ConfigError(source, "data", "missing")
-    if "space" not in raw:
-        raise ConfigError(source, "space", "missing")
     data = parse_data(source, raw["data"])
     if data.target_scaling != "none" and kind != "regression":
         raise ConfigError(
             source, "data.target_scaling", f"scales a regression target; this task is {kind}"
         )
-    space = parse_space(source, raw["space"])
+    if kind == "regression" and "target_scaling" not in raw["data"]:
+        data = replace(data, target_scaling="standard")  # the default for regression
+    space = parse_space(source, raw["space"]) if raw.get("space") is not None else None
     search_raw = take(
         source, raw.get("search", {}), "search", set(SearchConfig.__dataclass_fields__)
     )
     metric, direction = DEFAULT_OBJECTIVE[kind]
     obj = take(source, raw.get("objective", {}), "objective", {"metric", "direction"})
     metric = obj.get("metric", metric)
-    direction = obj.get("direction", direction)
-    if not isinstance(metric, str) or not metric.startswith("val_"):
+    known = OBJECTIVES[kind]
+    if metric not in known:
         raise ConfigError(
-            source, "objective.metric", f"must be a validation metric (val_…), got {metric!r}"
+            source,
+            "objective.metric",
+            f"{metric!r} is not a validation metric of a {kind} task; use one of {sorted(known)}",
         )
+    direction = obj.get("direction", known[metric])
     if direction not in ("minimize", "maximize"):
         raise ConfigError(source, "objective.direction", "must be minimize or maximize")
-    training = take(source, raw.get("training", {}), "training", {"patience", "monitor"})
+    training = take(
+        source, raw.get("training", {}), "training", {"patience", "monitor", "class_weight"}
+    )
+    class_weight = training.get("class_weight")
+    if class_weight is not None:
+        if kind == "regression":
+            raise ConfigError(
+                source, "training.class_weight", "weights classes; this task is regression"
+            )
+        if class_weight not in CLASS_WEIGHTS:
+            raise ConfigError(
+                source,
+                "training.class_weight",
+                f"must be one of {CLASS_WEIGHTS}, got {class_weight!r}",
+            )
+        if space is not None and not _has(space, "class_weight"):
+            space = SearchSpace((*space.specs, FixedSpec("class_weight", class_weight)))
     patience = typed(source, "training.patience", training.get("patience", 5), int)
     if patience < 1:
         raise ConfigError(source, "training.patience", f"must be ≥ 1, got {patience}")
@@ -227,6 +287,13 @@ def parse_task(raw: Any, source: str = "<memory>", default_name: str = "task") -
     cv = raw.get("cv")
     if cv is not None and (typed(source, "cv", cv, int) < 2 or cv > 20):
         raise ConfigError(source, "cv", f"k-fold needs 2 ≤ k ≤ 20, got {cv}")
+    if space is not None and _has(space, "class_weight") and kind == "regression":
+        raise ConfigError(source, "space.class_weight", "weights classes; this task is regression")
+    baselines = typed(source, "baselines", raw.get("baselines", True), bool)
+    given = {k for k in raw if k not in ("search", "training", "final")}
+    for section in ("search", "training", "final"):
+        if isinstance(raw.get(section), dict):
+            given |= {f"{section}.{k}" for k in raw[section]}
     cfg = TaskConfig(
         name=name,
         kind=kind,
@@ -241,8 +308,15 @@ def parse_task(raw: Any, source: str = "<memory>", default_name: str = "task") -
         retrain=retrain,
         final=parse_final(source, raw.get("final", {})),
         source_file=source,
+        class_weight=class_weight,
+        baselines=baselines,
+        given=frozenset(given),
     )
     return _validated_search(source, cfg)
+
+
+def _has(space: SearchSpace, name: str) -> bool:
+    return any(s.name == name for s in space.specs)
 
 
 def known_tasks(spaces_dir: Path) -> list[str]:

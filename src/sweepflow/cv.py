@@ -67,6 +67,7 @@ def run_cv_trial(
     y = np.concatenate([data.y_train, data.y_val])
     values: list[float] = []
     curves: list[list[float]] = []
+    cutoffs: list[list[float]] = []  # binary F1: each fold's validation threshold per epoch
     epochs = 0
     pruned = False
     for i, (tr, va) in enumerate(fold_splits(data, cfg.cv, cfg.data.split_seed), start=1):
@@ -97,6 +98,8 @@ def run_cv_trial(
             )
         values.append(float(outcome.value))
         curves.append(outcome.fit.history.get(cfg.objective, [float(outcome.value)]))
+        if "val_threshold" in outcome.fit.history:
+            cutoffs.append(outcome.fit.history["val_threshold"])
         epochs += outcome.fit.epochs_run
         best_epoch, mean, at_best = best_mean_epoch(curves, cfg.objective_monitor)
         # the pruner sees the quantity the trial is ranked by (the padded mean curve's best); it
@@ -115,6 +118,11 @@ def run_cv_trial(
         },
     )
     fit = FitResult({}, epochs, best_epoch)
+    val_metrics = {cfg.objective: mean}
+    if cutoffs:  # the folds' thresholds at the chosen epoch (a fold that stopped keeps its last)
+        val_metrics["val_threshold"] = statistics.mean(
+            c[min(best_epoch, len(c)) - 1] for c in cutoffs
+        )
     return TrialOutcome(
         number,
         params,
@@ -123,5 +131,5 @@ def run_cv_trial(
         fit,
         time.perf_counter() - start,
         None,
-        {cfg.objective: mean},
+        val_metrics,
     )

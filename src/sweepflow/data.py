@@ -13,6 +13,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from sweepflow import sources
+from sweepflow.columns import is_text_column, select_features
 from sweepflow.config import TaskConfig
 from sweepflow.errors import DataError
 from sweepflow.preprocess import (
@@ -44,6 +45,8 @@ class Prepared:
     raw_train: Any = None  # raw inputs of the training split (drift checks apply old preprocessing)
     target_offset: float = 0.0  # regression: the network predicts offset + scale * (its head)
     target_scale: float = 1.0
+    left_out: dict[str, str] = field(default_factory=dict)  # CSV columns not used, and why
+    rows_missing_target: int = 0  # rows dropped because their target was missing
 
     @property
     def n_features(self) -> int:
@@ -64,6 +67,9 @@ class Prepared:
             "n_features": self.n_features,
             "n_classes": len(self.class_names) or None,
             "data_origin": self.origin,
+            "rows_missing_target": self.rows_missing_target,
+            "columns_left_out": "; ".join(f"{c} ({why})" for c, why in self.left_out.items())[:500]
+            or None,
             **(
                 {"target_offset": self.target_offset, "target_scale": self.target_scale}
                 if self.kind == "regression"
@@ -76,12 +82,22 @@ def encode_labels(y: pd.Series | np.ndarray, kind: str, where: str) -> tuple[np.
     """Regression: float32 targets; classification: class indices and the class names."""
     series = pd.Series(np.asarray(y))
     if series.isna().any():
-        raise DataError(f"{where}: the target has missing values (NaN); drop or fill those rows")
+        raise DataError(
+            f"{where}: the target has missing values (NaN); drop or fill those rows "
+            "(data.missing: impute drops them)"
+        )
     if kind == "regression":
         values = pd.to_numeric(series, errors="coerce")
         if values.isna().any():
             bad = series[values.isna()].iloc[0]
             raise DataError(f"{where}: regression target has non-numeric value {bad!r}")
+        if not np.isfinite(values.to_numpy(dtype=np.float64)).all():
+            raise DataError(f"{where}: regression target has an infinite value")
+        if len(values) > 1 and values.nunique() < 2:
+            raise DataError(
+                f"{where}: the regression target is constant ({values.iloc[0]!r}); "
+                "nothing to learn — check data.target"
+            )
         return values.to_numpy(dtype=np.float32), []
     classes = sorted(series.unique().tolist())
     if len(classes) < 2:
@@ -122,10 +138,14 @@ def _subsample(n: int, max_rows: int | None, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, max_rows, replace=False))
 
 
-def prepare_frame(
-    frame: pd.DataFrame, cfg: TaskConfig, test_frame: pd.DataFrame | None, where: str
-) -> Prepared:
-    """Split a table (train/val/test), one-hot its categoricals and scale its numerics."""
+def table_columns(
+    frame: pd.DataFrame, cfg: TaskConfig, where: str
+) -> tuple[pd.DataFrame, list[str], list[str], dict[str, str], int]:
+    """Check a table's target and pick its columns (no splitting, no fitting).
+
+    Returns the frame without rows whose target is missing (data.missing: impute), the feature
+    and categorical columns, the columns left out with why, and how many rows were dropped.
+    """
     d = cfg.data
     target = d.target or "target"
     if target not in frame.columns:
@@ -135,7 +155,17 @@ def prepare_frame(
         )
     if frame.empty:
         raise DataError(f"{where}: no rows")
-    features = [c for c in frame.columns if c != target]
+    dropped = 0
+    if d.missing == "impute" and frame[target].isna().any():
+        dropped = int(frame[target].isna().sum())
+        frame = frame[frame[target].notna()].reset_index(drop=True)
+        if frame.empty:
+            raise DataError(f"{where}: every row's target '{target}' is missing")
+    if d.source == "csv":
+        keep = tuple(d.categorical or ()) + tuple(d.log1p)
+        features, left_out = select_features(frame, target, d.drop, keep, where)
+    else:
+        features, left_out = [c for c in frame.columns if c != target], {}
     if not features:
         raise DataError(f"{where}: no feature columns besides the target '{target}'")
     if d.categorical is not None:
@@ -144,12 +174,17 @@ def prepare_frame(
             raise DataError(f"{where}: data.categorical names unknown column(s) {unknown}")
         categorical = list(d.categorical)
     else:  # detect: a column none of whose values is a number is categorical
-        categorical = [
-            c
-            for c in features
-            if not pd.api.types.is_numeric_dtype(frame[c])
-            and pd.to_numeric(frame[c], errors="coerce").isna().all()
-        ]
+        categorical = [c for c in features if is_text_column(frame[c])]
+    return frame, features, categorical, left_out, dropped
+
+
+def prepare_frame(
+    frame: pd.DataFrame, cfg: TaskConfig, test_frame: pd.DataFrame | None, where: str
+) -> Prepared:
+    """Split a table (train/val/test), one-hot its categoricals and scale its numerics."""
+    d = cfg.data
+    target = d.target or "target"
+    frame, features, categorical, left_out, dropped = table_columns(frame, cfg, where)
     y_all, classes = encode_labels(frame[target], cfg.kind, where)
     strat = y_all if cfg.kind != "regression" else None
     if test_frame is None:
@@ -165,7 +200,7 @@ def prepare_frame(
     train_idx, val_idx = rest[tr], rest[va]
     try:
         pre = TabularPreprocessor.fit(
-            frame.iloc[train_idx][features], categorical, d.scaling, d.log1p
+            frame.iloc[train_idx][features], categorical, d.scaling, d.log1p, d.missing
         )
         x_train, x_val = pre.transform(frame.iloc[train_idx]), pre.transform(frame.iloc[val_idx])
         x_test = pre.transform(test_x)
@@ -184,6 +219,8 @@ def prepare_frame(
         preprocessor=pre,
         class_names=classes,
         origin=where,
+        left_out=left_out,
+        rows_missing_target=dropped,
     )
 
 

@@ -9,6 +9,7 @@ from sweepflow.errors import ConfigError
 from sweepflow.yamlcheck import take, typed
 
 SOURCES = ("csv", "sklearn", "keras")
+SCALINGS = ("quantile", "standard", "minmax", "none")
 DATASETS = {  # the named datasets of each non-CSV source
     "sklearn": ("diabetes", "breast_cancer", "digits", "wine", "iris"),
     "keras": ("boston_housing", "fashion_mnist", "imdb", "reuters"),
@@ -25,9 +26,15 @@ class DataConfig:
     url: str | None = None  # where to download the CSV from when it is not local
     target: str | None = None
     categorical: tuple[str, ...] | None = None  # None: detect non-numeric columns
-    scaling: str = "minmax"  # minmax | standard | none
+    scaling: str = "quantile"  # quantile (to a normal) | standard | minmax | none
     log1p: tuple[str, ...] = ()  # numeric columns replaced by log(1 + x) before scaling
-    target_scaling: str = "none"  # regression: none | standard (net predicts standardised y)
+    # regression: standard (the net predicts standardised y) | none; the loader fills in
+    # standard for regression and none for classification when the YAML leaves it out
+    target_scaling: str = "none"
+    missing: str = "impute"  # impute (median + indicator / own level) | error (strict)
+    drop: tuple[str, ...] = ()  # columns left out of the features
+    sep: str = ","  # CSV field separator
+    encoding: str = "utf-8"  # CSV text encoding
     num_words: int = 10_000
     ngrams: int = 1  # raw text: 1 = words, 2 = words + adjacent word pairs (same num_words slots)
     test_fraction: float = 0.2  # used when the dataset has no official test split
@@ -52,8 +59,24 @@ def parse_data(source: str, raw: Any) -> DataConfig:
     elif d.get("name") not in DATASETS[src]:
         why = "required" if not d.get("name") else f"unknown dataset {d['name']!r}"
         raise ConfigError(source, "data.name", f"{why}; use one of {DATASETS[src]}")
-    if d.get("scaling", "minmax") not in ("minmax", "standard", "none"):
-        raise ConfigError(source, "data.scaling", "must be minmax, standard or none")
+    if d.get("scaling", "quantile") not in SCALINGS:
+        raise ConfigError(source, "data.scaling", f"must be one of {SCALINGS}")
+    if d.get("missing", "impute") not in ("impute", "error"):
+        raise ConfigError(
+            source, "data.missing", "must be impute (fill missing cells) or error (refuse them)"
+        )
+    for key in ("sep", "encoding"):
+        if key in d and (not isinstance(d[key], str) or not d[key]):
+            raise ConfigError(source, f"data.{key}", f"must be a non-empty string, got {d[key]!r}")
+    if "encoding" in d:
+        import codecs
+
+        try:
+            codecs.lookup(d["encoding"])
+        except LookupError:
+            raise ConfigError(
+                source, "data.encoding", f"unknown encoding {d['encoding']!r} (e.g. utf-8, latin-1)"
+            ) from None
     if d.get("target_scaling", "none") not in ("none", "standard"):
         raise ConfigError(source, "data.target_scaling", "must be none or standard")
     for key in ("test_fraction", "val_fraction"):
@@ -67,6 +90,10 @@ def parse_data(source: str, raw: Any) -> DataConfig:
         raise ConfigError(source, "data.ngrams", f"must be 1 or 2, got {d['ngrams']!r}")
     if d.get("categorical") is not None:
         d["categorical"] = _columns(source, "categorical", d["categorical"], "column names")
+    if d.get("drop") is not None:
+        d["drop"] = _columns(source, "drop", d["drop"], "column names")
+    else:
+        d.pop("drop", None)
     if d.get("log1p") is not None:
         d["log1p"] = _columns(source, "log1p", d["log1p"], "numeric column names")
     else:

@@ -23,16 +23,10 @@ from sweepflow.batches import predict_scores
 from sweepflow.data import Prepared
 from sweepflow.engines import SearchSummary
 from sweepflow.final_config import FinalConfig
+from sweepflow.metrics import HEADLINE, predict_labels, test_metrics
 from sweepflow.model import average_model, build_model, fit, fresh_state
 from sweepflow.plots import confusion_matrix_plot, predicted_vs_actual
 from sweepflow.trial import model_spec, trial_seed
-
-# The test metric that decides the champion, and whether higher is better.
-HEADLINE = {
-    "regression": ("test_mae", False),
-    "binary": ("test_accuracy", True),
-    "multiclass": ("test_accuracy", True),
-}
 
 
 @dataclass
@@ -48,44 +42,13 @@ class Evaluation:
     files: list[Path] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
     members: int = 1  # networks averaged in the final model
+    threshold: float = 0.5  # binary: P(positive) cut-off (chosen on validation for F1)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def value(self) -> float:
         """The headline test metric."""
         return self.metrics[self.headline]
-
-
-def predict_labels(kind: str, scores: np.ndarray) -> np.ndarray:
-    """Class indices from network outputs (binary cut-off 0.5)."""
-    if kind == "binary":
-        return (scores.reshape(-1) >= 0.5).astype(np.int32)
-    return scores.argmax(axis=1).astype(np.int32)
-
-
-def test_metrics(kind: str, y_true: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
-    """The kind's test metrics (scalars), plus confusion matrix / report under non-scalar keys."""
-    if kind == "regression":
-        pred = scores.reshape(-1)
-        return {
-            "test_mae": float(skm.mean_absolute_error(y_true, pred)),
-            "test_rmse": float(np.sqrt(skm.mean_squared_error(y_true, pred))),
-            "test_r2": float(skm.r2_score(y_true, pred)),
-        }
-    labels = predict_labels(kind, scores)
-    out: dict[str, Any] = {"test_accuracy": float(skm.accuracy_score(y_true, labels))}
-    if kind == "binary":
-        out.update(
-            {
-                "test_precision": float(skm.precision_score(y_true, labels, zero_division=0)),
-                "test_recall": float(skm.recall_score(y_true, labels, zero_division=0)),
-                "test_f1": float(skm.f1_score(y_true, labels, zero_division=0)),
-            }
-        )
-        if len(np.unique(y_true)) == 2:
-            out["test_roc_auc"] = float(skm.roc_auc_score(y_true, scores.reshape(-1)))
-    else:
-        out["test_macro_f1"] = float(skm.f1_score(y_true, labels, average="macro", zero_division=0))
-    return out
 
 
 def final_evaluate(
@@ -116,17 +79,42 @@ def final_evaluate(
         networks.append(network)
     model = average_model(networks, spec)
     scores = predict_scores(model, data.x_test)
-    metrics = test_metrics(data.kind, data.y_test, scores)
+    threshold = summary.threshold if data.kind == "binary" else 0.5
+    metrics = test_metrics(data.kind, data.y_test, scores, threshold)
     headline, higher = HEADLINE[data.kind]
-    files = _evaluation_files(data, scores, out_dir)
+    files = _evaluation_files(data, scores, out_dir, threshold)
     if len(members) > 1:
-        files.append(_ensemble_file(data, members, networks, headline, out_dir))
+        files.append(_ensemble_file(data, members, networks, headline, out_dir, threshold))
     seconds = time.perf_counter() - start
     epochs = members[0].epochs
     params = dict(members[0].params)
     return Evaluation(
-        model, metrics, headline, higher, epochs, seconds, files, params, len(members)
+        model,
+        metrics,
+        headline,
+        higher,
+        epochs,
+        seconds,
+        files,
+        params,
+        len(members),
+        threshold,
+        single_class_warning(data, scores, threshold),
     )
+
+
+def single_class_warning(data: Prepared, scores: np.ndarray, threshold: float) -> list[str]:
+    """A warning when every test prediction is one class (an imbalanced table's usual trap)."""
+    if data.kind == "regression" or len(data.y_test) < 2:
+        return []
+    labels = np.unique(predict_labels(data.kind, scores, threshold))
+    if len(labels) > 1:
+        return []
+    name = data.class_names[int(labels[0])]
+    return [
+        f"every test prediction is class '{name}'; the model never predicts the others — "
+        "try training.class_weight: balanced or objective.metric: val_f1 / val_pr_auc"
+    ]
 
 
 @dataclass(frozen=True)
@@ -155,19 +143,27 @@ def plan_members(summary: SearchSummary, final: FinalConfig, base_seed: int) -> 
 
 
 def _ensemble_file(
-    data: Prepared, members: list[Member], networks: list[keras.Model], headline: str, out: Path
+    data: Prepared,
+    members: list[Member],
+    networks: list[keras.Model],
+    headline: str,
+    out: Path,
+    threshold: float,
 ) -> Path:
     """ensemble.json: each member's trial, params, epochs, seed and its own test metric."""
     rows = []
     for m, network in zip(members, networks, strict=True):
-        own = test_metrics(data.kind, data.y_test, predict_scores(network, data.x_test))
+        scores = predict_scores(network, data.x_test)
+        own = test_metrics(data.kind, data.y_test, scores, threshold)
         rows.append({**asdict(m), headline: own[headline]})
     path = out / "ensemble.json"
     path.write_text(json.dumps({"members": rows}, indent=1, default=str))
     return path
 
 
-def _evaluation_files(data: Prepared, scores: np.ndarray, out: Path) -> list[Path]:
+def _evaluation_files(
+    data: Prepared, scores: np.ndarray, out: Path, threshold: float
+) -> list[Path]:
     if data.kind == "regression":
         return [
             predicted_vs_actual(
@@ -177,7 +173,7 @@ def _evaluation_files(data: Prepared, scores: np.ndarray, out: Path) -> list[Pat
                 "test split: predicted vs actual",
             )
         ]
-    labels = predict_labels(data.kind, scores)
+    labels = predict_labels(data.kind, scores, threshold)
     ticks = list(range(len(data.class_names)))
     matrix = skm.confusion_matrix(data.y_test, labels, labels=ticks)
     report = skm.classification_report(

@@ -12,7 +12,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from sweepflow.batches import CompactBatches, is_compact
+from sweepflow.batches import CompactBatches, is_compact, predict_scores
+from sweepflow.metrics import F1_OBJECTIVES, class_weights, validation_scores
 from sweepflow.monitor import VAL_LOSS, Monitor
 from sweepflow.space import unit_names
 
@@ -57,8 +58,39 @@ def metric_objects(kind: str) -> list[Any]:
     if kind == "regression":
         return ["mae"]
     if kind == "binary":
-        return ["accuracy", keras.metrics.AUC(name="auc")]
+        return [
+            "accuracy",
+            keras.metrics.AUC(name="auc"),
+            keras.metrics.AUC(curve="PR", name="pr_auc"),
+        ]
     return ["accuracy"]
+
+
+class ValidationScores(keras.callbacks.Callback):
+    """Adds val_f1 + val_threshold (binary) or val_macro_f1 (multiclass) to each epoch's logs.
+
+    It runs before early stopping and the pruner, so both can watch these scores.
+    """
+
+    def __init__(self, kind: str, x_val: Any, y_val: np.ndarray) -> None:
+        super().__init__()
+        self.kind, self.x_val, self.y_val = kind, x_val, y_val
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Score the validation rows with the epoch's weights."""
+        if logs is not None:
+            scores = predict_scores(self.model, self.x_val)
+            logs.update(validation_scores(self.kind, self.y_val, scores))
+
+
+def score_callbacks(
+    objective: str | None, validation: tuple[Any, np.ndarray] | None
+) -> list[keras.callbacks.Callback]:
+    """The validation-scoring callback when the objective is an F1 score (none otherwise)."""
+    if validation is None or objective not in F1_OBJECTIVES:
+        return []
+    kind = "binary" if objective == "val_f1" else "multiclass"
+    return [ValidationScores(kind, validation[0], validation[1])]
 
 
 def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
@@ -212,16 +244,25 @@ def fit(
     epochs: int | None = None,
     verbose: int = 0,
     monitor: Monitor = VAL_LOSS,
+    objective: str | None = None,
 ) -> FitResult:
     """Train with early stopping on `monitor` (best weights restored); NaN loss ends the run.
 
     `train` may hold lists of row blocks (train + val for the final model, never concatenated);
-    compact (uint8/bool) inputs are fed through `CompactBatches`.
+    compact (uint8/bool) inputs are fed through `CompactBatches`. An F1 `objective` is scored
+    on the validation rows each epoch; `class_weight: balanced` in params weights the loss.
     """
-    own = stopping_callbacks(params, patience if validation is not None else None, monitor)
+    own = score_callbacks(objective, validation)
+    own += stopping_callbacks(params, patience if validation is not None else None, monitor)
     batch_size = int(params["batch_size"])
-    run = {"epochs": int(epochs or params["epochs"]), "callbacks": own + list(callbacks or [])}
+    run: dict[str, Any] = {
+        "epochs": int(epochs or params["epochs"]),
+        "callbacks": own + list(callbacks or []),
+    }
     xs, ys = train
+    weights = fit_class_weights(params, ys)
+    if weights:
+        run["class_weight"] = weights
     if is_compact(xs):
         blocks = (list(xs), list(ys)) if isinstance(xs, list | tuple) else ([xs], [ys])
         val = None
@@ -240,6 +281,14 @@ def fit(
             xs, ys, validation_data=validation, batch_size=batch_size, verbose=verbose, **run
         ).history
     return summarize_history(history, monitor=monitor)
+
+
+def fit_class_weights(params: dict[str, Any], ys: Any) -> dict[int, float] | None:
+    """Per-class loss weights when params ask for class_weight: balanced (else None)."""
+    if params.get("class_weight", "none") != "balanced":
+        return None
+    y = np.concatenate(ys) if isinstance(ys, list | tuple) else ys
+    return class_weights(y)
 
 
 def summarize_history(

@@ -11,12 +11,14 @@ from typing import Any
 
 from sweepflow.config import TaskConfig
 from sweepflow.data import Prepared, prepare
+from sweepflow.defaults import auto_config, size_class
 from sweepflow.engines import make_engine
 from sweepflow.evaluate import Evaluation, final_evaluate
 from sweepflow.registry import Decision, register
 from sweepflow.search import SearchResult, run_search, run_worker
 from sweepflow.session import close
 from sweepflow.settings import Store
+from sweepflow.space import SearchSpace
 from sweepflow.tracking import Tracker
 
 log = logging.getLogger("sweepflow")
@@ -35,22 +37,28 @@ class TuneReport:
     reason: str
     parent_run_id: str
     seconds: float
+    baselines: str = ""  # the comparison line with the linear / HistGB baselines
 
     def line(self) -> str:
-        """A one-line human summary."""
+        """A human summary: one line, and the baseline comparison below it."""
         headline = ", ".join(f"{k}={v:.4f}" for k, v in self.test_metrics.items())
         verdict = "now champion" if self.promoted else "champion unchanged"
-        return (
+        main = (
             f"{self.task}: best {self.objective}={self.best_value:.4f}; test {headline}; "
             f"registered v{self.version} ({verdict}: {self.reason}); "
             f"{self.seconds:.0f} s; run {self.parent_run_id}"
         )
+        return main + (f"\n    {self.baselines}" if self.baselines else "")
 
 
 def stage_prepare(cfg: TaskConfig, data_dir: Path) -> Prepared:
     """Load, split and preprocess the task's data."""
     start = time.perf_counter()
     data = prepare(cfg, data_dir)
+    for column, why in data.left_out.items():
+        log.info("%s: column '%s' left out of the features: %s", cfg.name, column, why)
+    if data.rows_missing_target:
+        log.info("%s: %d row(s) with a missing target left out", cfg.name, data.rows_missing_target)
     log.info(
         "%s: data from %s — train %d, val %d, test %d, %d features (%.1f s)",
         cfg.name,
@@ -62,6 +70,41 @@ def stage_prepare(cfg: TaskConfig, data_dir: Path) -> Prepared:
         time.perf_counter() - start,
     )
     return data
+
+
+def stage_size(cfg: TaskConfig, data: Prepared) -> TaskConfig:
+    """A YAML without `space:` gets its space, budget, CV and ensemble from the table's size."""
+    if not cfg.auto:
+        return cfg
+    rows = len(data.y_train) + len(data.y_val)
+    sized = auto_config(cfg, rows)
+    log.info(
+        "%s: default space for a %s table (%d train+val rows): %s; %s; %d trials or %.0f s; "
+        "final model averages %d networks",
+        cfg.name,
+        size_class(rows),
+        rows,
+        describe(sized.space),
+        f"{sized.cv}-fold CV ranking" if sized.cv else "one validation split",
+        sized.search.trials,
+        sized.search.timeout or 0,
+        sized.final.ensemble,
+    )
+    return sized
+
+
+def describe(space: SearchSpace) -> str:
+    """A space in one short line: `layers 1–3, units 32–256 (log), optimizer adam, …`."""
+    parts = []
+    for name, spec in space.as_dict().items():
+        if not isinstance(spec, dict):
+            parts.append(f"{name} {spec}")
+        elif spec["type"] == "choice":
+            parts.append(f"{name} {'/'.join(map(str, spec['values']))}")
+        else:
+            log_scale = " (log)" if spec.get("log") else ""
+            parts.append(f"{name} {spec['min']:g}–{spec['max']:g}{log_scale}")
+    return ", ".join(parts)
 
 
 def stage_search(cfg: TaskConfig, data: Prepared, store: Store, verbose: int = 0) -> SearchResult:
@@ -95,20 +138,57 @@ def stage_evaluate(
             final=cfg.final,
         )
         tracker.log_files(search.parent_run_id, evaluation.files, "evaluation")
+    tags = {"sweepflow.stage": "evaluated"}
+    for warning in evaluation.warnings:
+        log.warning("%s: %s", cfg.name, warning)
+        tags["sweepflow.warning.single_class"] = warning
     tracker.log(
         search.parent_run_id,
+        params={"decision_threshold": evaluation.threshold} if data.kind == "binary" else {},
         metrics={
             **evaluation.metrics,
             "final_epochs": evaluation.epochs,
             "final_train_seconds": evaluation.seconds,
             "final_members": evaluation.members,
         },
-        tags={"sweepflow.stage": "evaluated"},
+        tags=tags,
     )
     log.info(
         "%s: test %s", cfg.name, ", ".join(f"{k}={v:.4f}" for k, v in evaluation.metrics.items())
     )
     return evaluation
+
+
+def stage_baselines(
+    cfg: TaskConfig, data: Prepared, search: SearchResult, evaluation: Evaluation, store: Store
+) -> str:
+    """Fit the linear and HistGB baselines on the same split; log them; return the comparison."""
+    if not cfg.baselines:
+        return ""
+    from sweepflow.baselines import fit_baselines
+
+    found = fit_baselines(data)
+    headline = evaluation.headline
+    parts = [f"{name} {headline}={ms[headline]:.4f}" for name, ms in found.metrics.items()]
+    parts += [f"{name} skipped ({why})" for name, why in found.skipped.items()]
+    beaten = found.beaten_by(data.kind, evaluation.value)
+    best = max if evaluation.higher_is_better else min
+    top = best((ms[headline] for ms in found.metrics.values()), default=None)
+    if beaten:
+        verdict = f"WARNING: {' and '.join(beaten)} beat the tuned network ({evaluation.value:.4f})"
+    elif top is not None and top == evaluation.value:
+        verdict = f"the tuned network ({evaluation.value:.4f}) ties the best of them"
+    else:
+        verdict = f"the tuned network ({evaluation.value:.4f}) beats them"
+    line = f"baselines on the same split: {', '.join(parts)} — {verdict}"
+    tags = {f"baseline.{n}.skipped": why for n, why in found.skipped.items()}
+    if beaten:
+        log.warning("%s: %s", cfg.name, line)
+        tags["sweepflow.warning.baseline"] = f"{', '.join(beaten)} beat the network on {headline}"
+    else:
+        log.info("%s: %s", cfg.name, line)
+    Tracker.for_store(store).log(search.parent_run_id, metrics=found.flat(), tags=tags)
+    return line
 
 
 def stage_register(
@@ -139,6 +219,7 @@ def report(
     evaluation: Evaluation,
     decision: Decision,
     seconds: float,
+    baselines: str = "",
 ) -> TuneReport:
     """Summarise a finished tuning run."""
     metrics: dict[str, Any] = {k: float(v) for k, v in evaluation.metrics.items()}
@@ -152,4 +233,5 @@ def report(
         decision.reason,
         search.parent_run_id,
         seconds,
+        baselines,
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.preprocessing import QuantileTransformer
 
 from sweepflow.errors import DataError
 
@@ -16,9 +17,17 @@ _TOKEN = re.compile(r"[a-z0-9']+")
 _HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 
 
+MISSING = "(missing)"  # the level a missing categorical cell becomes
+
+
 @dataclass
 class TabularPreprocessor:
-    """One-hot categoricals, log(1 + x) of skewed columns, min-max / standard scaling."""
+    """Imputation, one-hot categoricals, log(1 + x) and quantile / standard / min-max scaling.
+
+    Missing numeric cells get the training median plus a 0/1 indicator column (for columns
+    that had any missing cell in training); missing categorical cells are their own level; an
+    unseen category is all zeros. Everything is fitted on the training rows only.
+    """
 
     numeric: list[str]
     categorical: dict[str, list[str]]
@@ -27,6 +36,11 @@ class TabularPreprocessor:
     scale: list[float] = field(default_factory=list)  # range or std (never 0)
     type: str = "tabular"
     log1p: list[str] = field(default_factory=list)  # numeric columns logged before scaling
+    missing: str = "error"  # impute | error (missing cells refused)
+    fill: list[float] = field(default_factory=list)  # per numeric column: the training median
+    indicators: list[str] = field(default_factory=list)  # numeric columns with a missing flag
+    quantiles: list[list[float]] = field(default_factory=list)  # scaling: quantile
+    references: list[float] = field(default_factory=list)
 
     @classmethod
     def fit(
@@ -35,8 +49,9 @@ class TabularPreprocessor:
         categorical: Sequence[str],
         scaling: str,
         log1p: Sequence[str] = (),
+        missing: str = "error",
     ) -> TabularPreprocessor:
-        """Learn categories and scaling statistics from the training frame."""
+        """Learn medians, categories and scaling statistics from the training frame."""
         numeric = [c for c in frame.columns if c not in categorical]
         unknown = [c for c in log1p if c not in numeric]
         if unknown:
@@ -44,28 +59,44 @@ class TabularPreprocessor:
                 f"data.log1p names {unknown}, which are not numeric feature columns; "
                 f"numeric columns: {numeric}"
             )
-        cats = {c: sorted(frame[c].astype(str).unique().tolist()) for c in categorical}
-        pre = cls(numeric, cats, scaling, log1p=list(log1p))
+        cats = {c: sorted(_levels(frame[c]).unique().tolist()) for c in categorical}
+        pre = cls(numeric, cats, scaling, log1p=list(log1p), missing=missing)
+        raw = pre.numeric_values(frame, impute=False)
+        holes = np.isnan(raw)
+        with np.errstate(all="ignore"):
+            medians = np.nanmedian(np.where(holes.all(axis=0), 0.0, raw), axis=0)
+        pre.fill = np.nan_to_num(medians).tolist()
+        pre.indicators = [
+            c for c, any_hole in zip(numeric, holes.any(axis=0), strict=True) if any_hole
+        ]
         values = pre.numeric_values(frame)
-        if scaling == "minmax":
+        offset, span = np.zeros(len(numeric)), np.ones(len(numeric))
+        if scaling == "quantile" and numeric:
+            fitted = QuantileTransformer(
+                n_quantiles=max(2, min(1000, len(frame))), output_distribution="normal"
+            ).fit(values)
+            pre.quantiles = fitted.quantiles_.tolist()
+            pre.references = fitted.references_.tolist()
+        elif scaling == "minmax":
             offset, span = values.min(axis=0), values.max(axis=0) - values.min(axis=0)
         elif scaling == "standard":
             offset, span = values.mean(axis=0), values.std(axis=0)
-        else:
-            offset, span = np.zeros(len(numeric)), np.ones(len(numeric))
         pre.offset, pre.scale = offset.tolist(), np.where(span > 0, span, 1.0).tolist()
         return pre
 
-    def numeric_values(self, frame: pd.DataFrame) -> np.ndarray:
-        """The numeric columns as float64, the `log1p` ones as log(1 + x)."""
-        values = numeric_matrix(frame, self.numeric)
+    def numeric_values(self, frame: pd.DataFrame, impute: bool = True) -> np.ndarray:
+        """The numeric columns as float64 (missing cells imputed; `log1p` ones as log(1 + x))."""
+        values = numeric_matrix(frame, self.numeric, allow_missing=self.missing == "impute")
+        if impute and self.fill:
+            holes = np.isnan(values)
+            values[holes] = np.take(np.asarray(self.fill), np.nonzero(holes)[1])
         for col in self.log1p:
             j = self.numeric.index(col)
             if (values[:, j] < 0).any():
                 row = frame.index[int(np.argmax(values[:, j] < 0))]
                 raise DataError(
                     f"column '{col}' is listed under data.log1p but has a negative value "
-                    f"{values[:, j].min()} (data row {row}); log1p needs values ≥ 0 — "
+                    f"{np.nanmin(values[:, j])} (data row {row}); log1p needs values ≥ 0 — "
                     "remove it from data.log1p"
                 )
             values[:, j] = np.log1p(values[:, j])
@@ -74,8 +105,18 @@ class TabularPreprocessor:
     @property
     def feature_names(self) -> list[str]:
         """Names of the model-input columns, in order."""
+        flags = [f"{c}=missing" for c in self.indicators]
         onehot = [f"{c}={v}" for c, vals in self.categorical.items() for v in vals]
-        return list(self.numeric) + onehot
+        return list(self.numeric) + flags + onehot
+
+    def _scaled(self, values: np.ndarray) -> np.ndarray:
+        if self.quantiles:
+            qt = QuantileTransformer(n_quantiles=len(self.quantiles), output_distribution="normal")
+            qt.quantiles_ = np.asarray(self.quantiles, dtype=np.float64)
+            qt.references_ = np.asarray(self.references, dtype=np.float64)
+            qt.n_features_in_ = len(self.numeric)
+            return qt.transform(values)
+        return (values - np.asarray(self.offset)) / np.asarray(self.scale)
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
         """Turn a raw frame into the float32 matrix the network takes."""
@@ -83,10 +124,11 @@ class TabularPreprocessor:
         missing = [c for c in needed if c not in frame.columns]
         if missing:
             raise DataError(f"input is missing column(s) {missing}; expected {needed}")
-        values = (self.numeric_values(frame) - np.asarray(self.offset)) / np.asarray(self.scale)
-        blocks = [values.astype(np.float32)]
+        flags = numeric_matrix(frame, self.indicators, allow_missing=True)
+        blocks = [self._scaled(self.numeric_values(frame)).astype(np.float32)]
+        blocks.append(np.isnan(flags).astype(np.float32))
         for col, vals in self.categorical.items():
-            codes = pd.Categorical(frame[col].astype(str), categories=vals).codes
+            codes = pd.Categorical(_levels(frame[col]), categories=vals).codes
             onehot = np.zeros((len(frame), len(vals)), dtype=np.float32)
             known = codes >= 0
             onehot[np.nonzero(known)[0], codes[known]] = 1.0
@@ -94,7 +136,14 @@ class TabularPreprocessor:
         return np.concatenate(blocks, axis=1)
 
 
-def numeric_matrix(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+def _levels(column: pd.Series) -> pd.Series:
+    """A categorical column as strings, a missing cell (NaN / None) as its own level."""
+    return column.astype(object).where(column.notna(), MISSING).astype(str)
+
+
+def numeric_matrix(
+    frame: pd.DataFrame, columns: Sequence[str], allow_missing: bool = False
+) -> np.ndarray:
     """The columns as float64, or a DataError naming the first bad column, row and value."""
     out = np.empty((len(frame), len(columns)), dtype=np.float64)
     for j, col in enumerate(columns):
@@ -106,15 +155,15 @@ def numeric_matrix(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
                 f"column '{col}' has non-numeric value {frame[col][row]!r} "
                 f"(data row {row}, 0-based); fix the data or list the column under data.categorical"
             )
-        if converted.isna().any():
+        if converted.isna().any() and not allow_missing:
             row = converted.isna().idxmax()
             raise DataError(
                 f"column '{col}' has a missing value (NaN) in data row {row} (0-based); "
-                "fill or drop missing values before tuning"
+                "fill or drop missing values, or set data.missing: impute"
             )
-        out[:, j] = converted.to_numpy(dtype=np.float64)
-        if not np.isfinite(out[:, j]).all():
-            row = frame.index[int(np.argmin(np.isfinite(out[:, j])))]
+        out[:, j] = converted.to_numpy(dtype=np.float64, na_value=np.nan)
+        if np.isinf(out[:, j]).any():
+            row = frame.index[int(np.argmax(np.isinf(out[:, j])))]
             raise DataError(f"column '{col}' has an infinite value in data row {row} (0-based)")
     return out
 

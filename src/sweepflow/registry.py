@@ -14,7 +14,9 @@ from typing import Any
 import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.types import DataType
+from mlflow.types.schema import AnyType, ColSpec, Schema
 
 from sweepflow.data import Prepared
 from sweepflow.drift import feature_names, profile
@@ -70,6 +72,7 @@ def log_final_model(
                 "preprocessor": to_dict(data.preprocessor),
                 "params": evaluation.params,
                 "epochs": evaluation.epochs,
+                "threshold": evaluation.threshold,
                 # the training data's feature profile, for drift checks when retraining
                 "profile": profile(data.x_train, feature_names(data.preprocessor, data.n_features)),
             }
@@ -77,9 +80,10 @@ def log_final_model(
     )
     example = _head(data.raw_test, 5)
     scores = evaluation.model.predict(features(data.preprocessor, example), verbose=0)
-    with warnings.catch_warnings():  # the integer-columns hint does not apply: NaN is refused
+    with warnings.catch_warnings():  # the integer-columns hint: numbers are declared Any (below)
         warnings.simplefilter("ignore", UserWarning)
-        signature = infer_signature(example, decode(data.kind, data.class_names, scores))
+        out = decode(data.kind, data.class_names, scores, evaluation.threshold)
+        signature = numbers_as_any(infer_signature(example, out))
     mlflow.set_tracking_uri(tracker.uri)
     mlflow.set_registry_uri(tracker.uri)
     with mlflow.start_run(run_id=run_id):
@@ -92,6 +96,21 @@ def log_final_model(
             pip_requirements=pip_requirements(),
         )
     return info.model_uri
+
+
+def numbers_as_any(signature: ModelSignature) -> ModelSignature:
+    """Numeric input columns typed Any: the preprocessing converts them, so ints, floats and
+    missing values (NaN) are all accepted where MLflow would refuse int64 → double or NaN → long.
+    """
+    inputs = signature.inputs
+    if inputs is None or not inputs.has_input_names():
+        return signature
+    numeric = {DataType.long, DataType.integer, DataType.double, DataType.float}
+    columns = [
+        ColSpec(AnyType(), c.name) if getattr(c, "type", None) in numeric else c
+        for c in inputs.inputs
+    ]
+    return ModelSignature(Schema(columns), signature.outputs, signature.params)
 
 
 def _head(raw: Any, n: int) -> Any:

@@ -177,7 +177,13 @@ def train_challenger(cfg: TaskConfig, data: Prepared, run: RetrainRun, store: St
     ]
     best = ranked[0]
     summary = SearchSummary(
-        best.params, best.value, best.number, best.best_epoch, {COMPLETE: len(done)}, ranked=ranked
+        best.params,
+        best.value,
+        best.number,
+        best.best_epoch,
+        {COMPLETE: len(done)},
+        ranked=ranked,
+        threshold=done[0].val_metrics.get("val_threshold", 0.5),
     )
     with tempfile.TemporaryDirectory() as tmp:
         evaluation = final_evaluate(
@@ -199,7 +205,7 @@ def decide(
         champ_pred, chal_pred = champ_out["prediction"].to_numpy(), scores.reshape(-1)
     else:
         champ_pred = champ_out["label_index"].to_numpy()
-        chal_pred = predict_labels(data.kind, scores)
+        chal_pred = predict_labels(data.kind, scores, evaluation.threshold)
     r = cfg.retrain
     result = compare(
         data.kind,

@@ -35,13 +35,18 @@ def features(pre: Preprocessor, model_input: Any) -> np.ndarray:
     return pre.transform(values)
 
 
-def decode(kind: str, class_names: list[str], scores: np.ndarray) -> pd.DataFrame:
-    """Network outputs → a frame of predictions (labels use the training class names)."""
+def decode(
+    kind: str, class_names: list[str], scores: np.ndarray, threshold: float = 0.5
+) -> pd.DataFrame:
+    """Network outputs → a frame of predictions (labels use the training class names).
+
+    Binary: `label` is the positive class when P(positive) ≥ the stored threshold.
+    """
     if kind == "regression":
         return pd.DataFrame({"prediction": scores.reshape(-1).astype(np.float64)})
     if kind == "binary":
         prob = scores.reshape(-1).astype(np.float64)
-        index = (prob >= 0.5).astype(int)
+        index = (prob >= threshold).astype(int)
     else:
         index = scores.argmax(axis=1)
         prob = scores.max(axis=1).astype(np.float64)
@@ -75,4 +80,4 @@ class SweepflowModel(mlflow.pyfunc.PythonModel):
         """Predict on raw inputs (a DataFrame of raw columns, texts, token lists or images)."""
         x = features(self.pre, model_input)
         scores = np.asarray(self.network.predict(x, batch_size=1024, verbose=0))
-        return decode(self.kind, self.class_names, scores)
+        return decode(self.kind, self.class_names, scores, self.meta.get("threshold", 0.5))

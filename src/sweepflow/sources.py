@@ -85,15 +85,50 @@ def read_csv(
                 f"CSV file not found: looked for {', '.join(map(str, looked))}; "
                 "fix data.path or set SWEEPFLOW_DATA_DIR"
             )
-        frame = _download(f"CSV {raw.name}", looked, lambda: pd.read_csv(d.url))
-        return _drop_index(frame), d.url
+        frame = _download(f"CSV {raw.name}", looked, lambda: _read(d.url, d))
+        return _checked(_drop_index(frame), d, d.url), d.url
     try:
-        frame = pd.read_csv(path)
+        frame = _read(path, d)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the CSV file is empty") from None
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise DataError(f"{path}: cannot read CSV ({exc})") from None
-    return _drop_index(frame), str(path)
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path}: not {d.encoding} text (byte {exc.start}); set data.encoding "
+            "(e.g. latin-1) in the task YAML"
+        ) from None
+    except (OSError, pd.errors.ParserError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read CSV ({exc})".splitlines()[0]) from None
+    return _checked(_drop_index(frame), d, str(path)), str(path)
+
+
+NA_VALUES = ["?"]  # besides pandas' own (empty, NA, NaN, null, …): a common "unknown" mark
+
+
+def _read(source: Any, d: DataConfig) -> pd.DataFrame:
+    return pd.read_csv(source, sep=d.sep, encoding=d.encoding, na_values=NA_VALUES)
+
+
+def _checked(frame: pd.DataFrame, d: DataConfig, where: str) -> pd.DataFrame:
+    """Refuse a table read with the wrong separator or with repeated column names."""
+    if len(frame.columns) == 1:
+        header = str(frame.columns[0])
+        for sep, yaml_value in ((";", '";"'), ("\t", '"\\t"'), ("|", '"|"')):
+            if sep in header and sep != d.sep:
+                raise DataError(
+                    f"{where}: one column named {header[:60]!r}: the file looks separated by "
+                    f"{yaml_value}; set data.sep: {yaml_value} in the task YAML"
+                )
+    names = [str(c) for c in frame.columns]
+    repeated = sorted({n.rsplit(".", 1)[0] for n in names if _renamed_duplicate(n, names)})
+    if repeated:
+        raise DataError(f"{where}: column name(s) {repeated} appear more than once; rename them")
+    return frame
+
+
+def _renamed_duplicate(name: str, names: list[str]) -> bool:
+    """pandas renames a repeated header `x` to `x.1`, `x.2`, …"""
+    base, _, suffix = name.rpartition(".")
+    return bool(base) and suffix.isdigit() and base in names
 
 
 def _drop_index(frame: pd.DataFrame) -> pd.DataFrame:

@@ -10,6 +10,7 @@ from typing import Any
 from sweepflow.errors import ConfigError
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
+CLASS_WEIGHTS = ("none", "balanced")
 
 # Every hyperparameter a trial understands, and the type its values must have.
 HYPERPARAMETERS: dict[str, type] = {
@@ -23,7 +24,9 @@ HYPERPARAMETERS: dict[str, type] = {
     "l2": float,  # optional: L2 weight penalty on every hidden layer's kernel (0 = none)
     "batch_norm": bool,  # optional: batch normalisation after each hidden Dense layer
     "lr_decay": float,  # optional: learning rate × lr_decay after every epoch (1 = constant)
+    "class_weight": str,  # optional (classification): none | balanced (weights ∝ 1 / class size)
 }
+LIMITS = {"layers": 32, "units": 65_536, "batch_size": 1_048_576, "epochs": 100_000}
 REQUIRED = ("layers", "units", "learning_rate", "optimizer", "batch_size", "epochs")
 
 
@@ -125,6 +128,10 @@ def _check_value(source: str, name: str, field: str, value: Any) -> Any:
             raise ConfigError(
                 source, field, f"unknown optimizer {value!r}; use one of {OPTIMIZERS}"
             )
+        if name == "class_weight" and value not in CLASS_WEIGHTS:
+            raise ConfigError(
+                source, field, f"unknown class_weight {value!r}; use one of {CLASS_WEIGHTS}"
+            )
         return value
     number = _number(source, field, value, want)
     if name == "learning_rate" and number <= 0:
@@ -137,6 +144,8 @@ def _check_value(source: str, name: str, field: str, value: Any) -> Any:
         raise ConfigError(source, field, f"dropout must be in [0, 1), got {number}")
     if name in {"layers", "units", "batch_size", "epochs"} and number < 1:
         raise ConfigError(source, field, f"must be ≥ 1, got {number}")
+    if name in LIMITS and number > LIMITS[name]:
+        raise ConfigError(source, field, f"must be ≤ {LIMITS[name]}, got {number}")
     return number
 
 

@@ -69,6 +69,7 @@ def run_trial(
             callbacks=callbacks,
             verbose=verbose,
             monitor=monitor,
+            objective=objective,
         )
     except Exception as exc:  # one bad configuration (OOM, invalid shape…) must not end the study
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]

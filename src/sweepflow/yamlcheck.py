@@ -16,9 +16,11 @@ def take(source: str, raw: Mapping, section: str, allowed: set[str]) -> dict:
     if not isinstance(raw, Mapping):
         raise ConfigError(source, section, "must be a mapping")
     unknown = set(raw) - allowed
-    if unknown:
+    if unknown:  # keys may be of mixed types (1:, ~:): compare them as text
         raise ConfigError(
-            source, f"{section}.{sorted(unknown)[0]}", f"unknown key; allowed: {sorted(allowed)}"
+            source,
+            f"{section}.{sorted(map(str, unknown))[0]}",
+            f"unknown key; allowed: {sorted(allowed)}",
         )
     return dict(raw)
 
@@ -33,12 +35,32 @@ def typed(source: str, field_name: str, value: Any, want: type | tuple) -> Any:
     return value
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key written twice in one mapping (last would win)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        """Build the mapping; a repeated key is a YAML error naming its line."""
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                repeated = key in seen
+            except TypeError:  # an unhashable key: the base loader reports it
+                continue
+            if repeated:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: Path) -> Any:
     """A YAML file's content, or a ConfigError naming the file (and line) when it is unusable."""
     if path.is_dir():
         raise ConfigError(str(path), "<file>", "is a directory, not a YAML file")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)  # noqa: S506
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "?"

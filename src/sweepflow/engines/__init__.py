@@ -41,6 +41,7 @@ class SearchSummary:
     session_epochs: int | None = None
     # completed trials, best first (for ensembles of the top trials); empty: the best only
     ranked: list[Candidate] = field(default_factory=list)
+    threshold: float = 0.5  # binary: the best trial's validation cut-off (F1 objective)
 
     def candidates(self, n: int) -> list[Candidate]:
         """The n best completed trials (fewer if fewer completed), best first."""

@@ -18,7 +18,9 @@ from sweepflow.final_config import MAX_MEMBERS
 from sweepflow.model import (
     ModelSpec,
     build_model,
+    fit_class_weights,
     fresh_state,
+    score_callbacks,
     stopping_callbacks,
     summarize_history,
 )
@@ -82,6 +84,9 @@ class DenseHyperModel(kt.HyperModel):
         """Train with the searched batch size (and epochs, unless Hyperband allots them)."""
         if "tuner/epochs" not in hp.values:
             kwargs["epochs"] = int(hp.get("epochs"))
+        weights = fit_class_weights(hp.values, args[1] if len(args) > 1 else kwargs.get("y"))
+        if weights:
+            kwargs["class_weight"] = weights
         return model.fit(*args, batch_size=int(hp.get("batch_size")), **kwargs)
 
 
@@ -106,6 +111,7 @@ def tracked_tuner_class(base: type[kt.Tuner]) -> type[kt.Tuner]:
             run_id, logger = self.sf_recorder.begin(number, params)
             fresh_state(trial_seed(cfg.search.seed, number))
             kwargs["callbacks"] = [
+                *score_callbacks(cfg.objective, kwargs.get("validation_data")),
                 *stopping_callbacks(params, cfg.patience, cfg.stop_monitor),
                 *self.sf_recorder.callbacks(logger),
                 *kwargs.get("callbacks", []),
@@ -140,6 +146,7 @@ def tracked_tuner_class(base: type[kt.Tuner]) -> type[kt.Tuner]:
                 "params": outcome.params,
                 "best_epoch": outcome.fit.best_epoch if outcome.fit else 1,
                 "state": outcome.state,
+                "threshold": outcome.val_metrics.get("val_threshold", 0.5),
             }
             self.sf_state.write_text(json.dumps(self.sf_trials))
             log.info(
@@ -243,6 +250,7 @@ class KerasTunerEngine:
             session_outcomes=tuner.sf_outcomes,
             figures=[],
             study_name=f"{cfg.name}-{cfg.search.tuner}",
+            threshold=float(info.get("threshold", 0.5)),
             ranked=[
                 Candidate(
                     int(t.trial_id),
