@@ -218,7 +218,7 @@ YAML_CASES: list[tuple[str, dict[str, object], str]] = [
     ("epochs-negative", {f"{S}.epochs": -5}, "space.epochs"),
     ("epochs-string", {f"{S}.epochs": "many"}, "space.epochs"),
     ("epochs-float", {f"{S}.epochs": 2.5}, "space.epochs"),
-    ("layers-zero", {f"{S}.layers": 0}, "space.layers"),
+    ("layers-negative", {f"{S}.layers": -1}, "space.layers"),
     ("dropout-one", {f"{S}.dropout": 1.0}, "space.dropout"),
     ("grid-with-float-range", {"search.sampler": "grid"}, "space.dropout"),
     (

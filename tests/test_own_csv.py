@@ -275,3 +275,12 @@ def test_data_drop_of_an_unknown_column_is_named(tmp_path):
     path = minimal_task(tmp_path, "d", "binary", make_table("binary"), data={"drop": ["nope"]})
     with pytest.raises(DataError, match=r"data.drop names unknown column\(s\) \['nope'\]"):
         prepare(load_task(str(path), tmp_path), tmp_path)
+
+
+def test_zero_hidden_layers_is_a_linear_model_with_the_l2_on_its_head():
+    params = {"layers": 0, "units": 8, "learning_rate": 1e-2, "optimizer": "adam"}
+    params.update({"batch_size": 16, "epochs": 2, "l2": 1e-3, "dropout": 0.2})
+    model = build_model(params, ModelSpec("binary", 5))
+    assert [layer.name for layer in model.layers] == ["head"]
+    assert model.get_layer("head").kernel_regularizer is not None
+    assert model.count_params() == 5 + 1

@@ -135,7 +135,13 @@ def build_model(
             model.add(keras.layers.Activation("relu", name=f"relu_{i}"))
         if dropout > 0:
             model.add(keras.layers.Dropout(dropout, name=f"dropout_{i}"))
-    model.add(keras.layers.Dense(spec.n_outputs, activation=activation, name="head"))
+    # with no hidden layer the head is a linear / logistic model: the L2 penalty moves to it
+    head_l2 = keras.regularizers.L2(l2) if l2 > 0 and not layer_units(params) else None
+    model.add(
+        keras.layers.Dense(
+            spec.n_outputs, activation=activation, kernel_regularizer=head_l2, name="head"
+        )
+    )
     if spec.kind == "regression" and (spec.target_offset, spec.target_scale) != (0.0, 1.0):
         # The head learns standardised targets; the loss and metrics stay in the target's units.
         model.add(

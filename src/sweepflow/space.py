@@ -14,7 +14,7 @@ CLASS_WEIGHTS = ("none", "balanced")
 
 # Every hyperparameter a trial understands, and the type its values must have.
 HYPERPARAMETERS: dict[str, type] = {
-    "layers": int,  # number of hidden Dense layers
+    "layers": int,  # number of hidden Dense layers (0: the head alone, a linear model)
     "units": int,  # units per hidden layer (sampled once per layer: units_1, units_2, …)
     "dropout": float,  # dropout after each hidden layer (0 = none)
     "learning_rate": float,
@@ -142,7 +142,9 @@ def _check_value(source: str, name: str, field: str, value: Any) -> Any:
         raise ConfigError(source, field, f"lr_decay must be in (0, 1] (1 = no decay), got {number}")
     if name == "dropout" and not 0 <= number < 1:
         raise ConfigError(source, field, f"dropout must be in [0, 1), got {number}")
-    if name in {"layers", "units", "batch_size", "epochs"} and number < 1:
+    if name == "layers" and number < 0:
+        raise ConfigError(source, field, f"must be ≥ 0 (0: a linear model), got {number}")
+    if name in {"units", "batch_size", "epochs"} and number < 1:
         raise ConfigError(source, field, f"must be ≥ 1, got {number}")
     if name in LIMITS and number > LIMITS[name]:
         raise ConfigError(source, field, f"must be ≤ {LIMITS[name]}, got {number}")
