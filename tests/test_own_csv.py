@@ -69,7 +69,9 @@ def test_the_minimal_yaml_is_a_complete_task_sized_from_the_table(tmp_path):
     assert small.space["units"].high == 128 and small.space.max_value("layers") == 2
     large = auto_config(cfg, rows=40_000)
     assert large.cv is None and large.space["units"].high == 512
-    assert max(large.space["batch_size"].values) == 512
+    assert max(large.space["batch_size"].values) == 512 and large.final.ensemble == 3
+    huge = auto_config(cfg, rows=500_000)
+    assert huge.final.ensemble == 1 and huge.space.max_value("epochs") == 30
     # what the YAML (or the command line) sets is kept
     given = auto_config(cfg.with_overrides(trials=3), rows=240)
     assert given.search.trials == 3

@@ -17,6 +17,7 @@ from sweepflow.space import ChoiceSpec, FixedSpec, FloatSpec, IntSpec, SearchSpa
 
 SMALL_ROWS = 1000  # train+val rows up to which trials are ranked by k-fold CV
 LARGE_ROWS = 10_000
+HUGE_ROWS = 100_000  # above: one final network and fewer epochs, to stay inside ~15 minutes
 CV_FOLDS = 4
 TRIALS = 30  # the default budget: at most this many trials …
 TIMEOUT = 180.0  # … and at most this many seconds of search
@@ -32,7 +33,7 @@ def default_space(rows: int, class_weight: str | None = None) -> SearchSpace:
     size = size_class(rows)
     units = {"small": (16, 128), "medium": (32, 256), "large": (64, 512)}[size]
     batches = {"small": (16, 32, 64), "medium": (32, 64, 128), "large": (128, 256, 512)}[size]
-    epochs = {"small": 100, "medium": 100, "large": 60}[size]
+    epochs = {"small": 100, "medium": 100, "large": 60}[size] if rows <= HUGE_ROWS else 30
     specs = [
         IntSpec("layers", 0, 2 if size == "small" else 3),  # 0: the linear model itself
         IntSpec("units", units[0], units[1], log=True),
@@ -60,7 +61,8 @@ def auto_config(cfg: TaskConfig, rows: int) -> TaskConfig:
     if "cv" not in given and size == "small":
         out = replace(out, cv=CV_FOLDS)
     if "final" not in given:
-        out = replace(out, final=FinalConfig(ensemble=5 if size == "small" else 3, members="best"))
+        members = 5 if size == "small" else 3 if rows <= HUGE_ROWS else 1
+        out = replace(out, final=FinalConfig(ensemble=members, members="best"))
     search = out.search
     if "search.trials" not in given:
         search = replace(search, trials=TRIALS)
