@@ -39,9 +39,13 @@ endif
   bench-workers bench bench-quality bench-memory bench-tracking bench-pruning test test-slow lint \
   format lock clean
 
-help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "  variables: TASK=$(TASK) TRIALS= ENGINE= SEED= STORE=$(STORE) DATA_DIR=$(DATA_DIR)"
+# The variables `make help` lists (STORAGE's value is never printed: it may hold a password).
+HELP_VARS := TASK TRIALS ENGINE SEED WORKERS VERBOSE STORE DATA_DIR PORT DASH_PORT PREFECT_PORT \
+  PREFECT_API_URL CRON TF_EXTRA PYTHON VENV
+
+help: ## Show this help: every target, then every variable with its value
+	@env $(foreach v,$(HELP_VARS),$(v)='$($(v))') awk -v tty="$$([ -t 1 ] && echo 1)" \
+	  -v names='$(HELP_VARS)' -f tools/help.awk $(MAKEFILE_LIST)
 
 install: $(VENV)/.installed ## Create .venv with the pinned stack (CUDA TensorFlow if nvidia-smi exists)
 

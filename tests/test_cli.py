@@ -26,6 +26,8 @@ def test_tasks_lists_the_builtin_tasks():
     out = cli("tasks")
     assert out.returncode == 0
     assert {"carseats", "imdb", "diabetes"} <= set(out.stdout.split())
+    imdb = next(line for line in out.stdout.splitlines() if line.startswith("imdb "))
+    assert imdb.split()[1:3] == ["binary", "keras:imdb"] and "trials" in imdb
 
 
 def test_unknown_task(tmp_path):

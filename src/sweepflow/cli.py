@@ -64,6 +64,27 @@ def load_all(names: list[str], spaces: Path, **overrides: object) -> list[TaskCo
     return [load_task(n, spaces).with_overrides(**overrides) for n in expand(names)]
 
 
+def task_table(spaces: Path) -> str:
+    """The built-in tasks, one line each: kind, data, budget, ranking and final model."""
+    rows = [("task", "kind", "data", "budget", "ranking", "final model")]
+    for name in known_tasks(spaces):
+        cfg = load_task(name, spaces)
+        d = cfg.data
+        data = d.path if d.source == "csv" else f"{d.source}:{d.name}"
+        budget = "default (sized from the table)" if cfg.auto else f"{cfg.search.trials} trials"
+        if cfg.search.timeout:
+            budget += f" or {cfg.search.timeout:.0f} s"
+        ranking = f"{cfg.cv}-fold CV" if cfg.cv else cfg.objective
+        final = (
+            f"mean of {cfg.final.ensemble} ({cfg.final.members})" if cfg.final.ensemble > 1 else "1"
+        )
+        rows.append((name, cfg.kind, str(data), budget, ranking, final))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    )
+
+
 def check_data(configs: list[TaskConfig], data_dir: str | None) -> list[str]:
     """Open each task's data (no TensorFlow): target, kind and columns; a summary line each."""
     from sweepflow.checks import check_task
@@ -234,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "dashboard":
             return _dashboard(args)
         if args.command == "tasks":
-            print("\n".join(known_tasks(Path(args.spaces))))
+            print(task_table(Path(args.spaces)))
             return 0
         configs = load_all(args.tasks, Path(args.spaces))
         for cfg, summary in zip(configs, check_data(configs, args.data_dir), strict=True):

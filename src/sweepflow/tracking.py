@@ -203,6 +203,7 @@ class Tracker:
                     outcome.fit.history,
                     Path(tmp) / "learning_curve.png",
                     f"trial {outcome.number} ({outcome.state})",
+                    outcome.fit.best_epoch or None,
                 )
                 self.log_files(run_id, [png], "plots")
         self.end(run_id, ok=outcome.state != FAILED)

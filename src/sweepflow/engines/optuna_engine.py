@@ -297,7 +297,7 @@ class OptunaEngine:
                 FAILED: states.count(TrialState.FAIL),
             },
             session_outcomes=outcomes,
-            figures=study_figures(study, figure_dir),
+            figures=study_figures(study, figure_dir, cfg.objective),
             study_name=study.study_name,
             session_trials=len(mine),
             session_epochs=sum(int(t.user_attrs.get("epochs_run", 0)) for t in mine),
