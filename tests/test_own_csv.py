@@ -9,6 +9,7 @@ from pathlib import Path
 import keras
 import mlflow
 import numpy as np
+import optuna
 import pandas as pd
 import pytest
 import yaml
@@ -151,6 +152,13 @@ def test_the_pyfunc_labels_by_the_stored_threshold():
     strict = decode("binary", ["no", "yes"], scores, threshold=0.8)
     assert strict["label"].tolist() == ["no", "no", "yes"]
     assert strict["label_index"].tolist() == [0, 0, 1]
+    # probability is always that of the label shown; proba_<class> of each class
+    assert strict["probability"].tolist() == pytest.approx([0.7, 0.3, 0.9])
+    assert strict["proba_yes"].tolist() == pytest.approx([0.3, 0.7, 0.9])
+    assert strict["proba_no"].tolist() == pytest.approx([0.7, 0.3, 0.1])
+    multi = decode("multiclass", ["a", "b", "c"], np.array([[0.2, 0.5, 0.3]]))
+    assert multi.loc[0, "label"] == "b" and multi.loc[0, "probability"] == pytest.approx(0.5)
+    assert [c for c in multi.columns if c.startswith("proba_")] == ["proba_a", "proba_b", "proba_c"]
 
 
 def test_best_threshold_f1_is_the_cut_off_that_maximises_f1():
@@ -195,6 +203,16 @@ def test_imbalanced_binary_with_f1_objective_end_to_end(tmp_path):
     threshold = float(params["decision_threshold"])
     assert 0 < threshold < 1
 
+    # the Optuna study names its metric and task; each trial points at its MLflow run and back
+    study = optuna.load_study(study_name="fraud", storage=store.study_storage)
+    assert study.metric_names == ["val_f1"]
+    assert study.user_attrs["task"] == "fraud" and study.user_attrs["kind"] == "binary"
+    trial_runs = client.search_runs([exp.experiment_id], "tags.`sweepflow.role` = 'trial'")
+    by_id = {r.info.run_id: r for r in trial_runs}
+    for t in study.trials:
+        run = by_id[t.user_attrs["mlflow_run_id"]]
+        assert run.data.tags["trial_number"] == str(t.number)
+
     # the baselines' test metrics are what a direct scikit-learn fit on the same rows gives
     data = prepare(load_task(str(path), tmp_path), tmp_path)
     x = np.concatenate([data.x_train, data.x_val])
@@ -211,7 +229,7 @@ def test_imbalanced_binary_with_f1_objective_end_to_end(tmp_path):
     champion = mlflow.pyfunc.load_model("models:/fraud@champion")
     out = champion.predict(data.raw_test)
     negative_name, positive_name = data.class_names  # sorted: "ok" is class 1, the positive
-    positive = out["probability"].to_numpy() >= threshold  # probability: P(class 1)
+    positive = out[f"proba_{positive_name}"].to_numpy() >= threshold
     assert positive.any() and (~positive).any()
     assert (out["label"].to_numpy()[positive] == positive_name).all()
     assert (out["label"].to_numpy()[~positive] == negative_name).all()

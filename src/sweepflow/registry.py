@@ -107,7 +107,9 @@ def numbers_as_any(signature: ModelSignature) -> ModelSignature:
         return signature
     numeric = {DataType.long, DataType.integer, DataType.double, DataType.float}
     columns = [
-        ColSpec(AnyType(), c.name) if getattr(c, "type", None) in numeric else c
+        ColSpec(AnyType(), c.name)
+        if isinstance(getattr(c, "type", None), DataType) and c.type in numeric
+        else c
         for c in inputs.inputs
     ]
     return ModelSignature(Schema(columns), signature.outputs, signature.params)
@@ -115,6 +117,15 @@ def numbers_as_any(signature: ModelSignature) -> ModelSignature:
 
 def _head(raw: Any, n: int) -> Any:
     return raw.head(n) if hasattr(raw, "head") else raw[:n]
+
+
+def plain(value: Any) -> str:
+    """A tag value as plain text: '' for None, true/false for booleans, numbers as written."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 def champion(client: MlflowClient, name: str) -> Any | None:
@@ -220,10 +231,9 @@ def register(
         evaluation.value,
         evaluation.higher_is_better,
     )
-    tracker.log(run_id, tags={f"champion.{k}": v for k, v in asdict(decision).items()})
-    tracker.log(
-        run_id, metrics={"registered_version": float(version), "promoted": float(decision.promoted)}
-    )
+    tags = {f"champion.{k}": plain(v) for k, v in asdict(decision).items()}
+    tags.update({"registered_version": str(version), "promoted": plain(decision.promoted)})
+    tracker.log(run_id, tags=tags)
     log.info(
         "%s: registered version %s; %s → %s",
         name,

@@ -95,7 +95,6 @@ def run_search(
     ran = summary.session_trials or len(summary.session_outcomes)
     metrics = {
         "best_value": summary.best_value,
-        "best_trial": summary.best_number,
         **{f"n_trials_{state}": n for state, n in summary.counts.items()},
         "session_trials": ran,
         "epochs_trained": summary.epochs_trained,
@@ -109,15 +108,20 @@ def run_search(
         parent,
         params={f"best.{k}": v for k, v in summary.best_params.items()},
         metrics=metrics,
-        tags={"sweepflow.stage": "searched"},
+        tags={"sweepflow.stage": "searched", "best_trial": str(summary.best_number)},
     )
+    states = [o.state for o in summary.session_outcomes]
+    mine = ", ".join(f"{states.count(s)} {s}" for s in ("complete", "pruned", "failed"))
     log.info(
-        "%s: search done, best %s = %.4f (trial %d); trials %s",
+        "%s: search done, best %s = %.4f (trial %d); this search ran %d trials (%s here); "
+        "the study holds %d",
         cfg.name,
         cfg.objective,
         summary.best_value,
         summary.best_number,
-        summary.counts,
+        ran,
+        mine,
+        sum(summary.counts.values()),
     )
     return SearchResult(summary, session.experiment_id, parent, time.perf_counter() - start)
 
@@ -222,4 +226,5 @@ class TrialRecorder:
             self.abort(run_id, logger, exc)
             raise
         self.finish(run_id, logger, outcome)
+        outcome.run_id = run_id
         return outcome

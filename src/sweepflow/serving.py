@@ -38,21 +38,31 @@ def features(pre: Preprocessor, model_input: Any) -> np.ndarray:
 def decode(
     kind: str, class_names: list[str], scores: np.ndarray, threshold: float = 0.5
 ) -> pd.DataFrame:
-    """Network outputs → a frame of predictions (labels use the training class names).
+    """Network outputs → a frame of predictions, the same meaning for every kind.
 
-    Binary: `label` is the positive class when P(positive) ≥ the stored threshold.
+    Regression: `prediction`. Classification: `label` (the class name), `label_index`,
+    `probability` (of that label) and one `proba_<class>` column per class (binary: both).
+    Binary: `label` is the second class when its probability ≥ the stored threshold.
     """
     if kind == "regression":
         return pd.DataFrame({"prediction": scores.reshape(-1).astype(np.float64)})
     if kind == "binary":
-        prob = scores.reshape(-1).astype(np.float64)
-        index = (prob >= threshold).astype(int)
+        positive = scores.reshape(-1).astype(np.float64)
+        proba = np.column_stack([1.0 - positive, positive])
+        index = (positive >= threshold).astype(int)
     else:
-        index = scores.argmax(axis=1)
-        prob = scores.max(axis=1).astype(np.float64)
-    return pd.DataFrame(
-        {"label": np.asarray(class_names)[index], "label_index": index, "probability": prob}
+        proba = np.asarray(scores, dtype=np.float64)
+        index = proba.argmax(axis=1)
+    out = pd.DataFrame(
+        {
+            "label": np.asarray(class_names)[index],
+            "label_index": index,
+            "probability": proba[np.arange(len(index)), index],
+        }
     )
+    for j, name in enumerate(class_names):
+        out[f"proba_{name}"] = proba[:, j]
+    return out
 
 
 class SweepflowModel(mlflow.pyfunc.PythonModel):

@@ -147,6 +147,9 @@ def sklearn_frame(name: str) -> tuple[pd.DataFrame, str]:
 
     bunch = getattr(datasets, f"load_{name}")(as_frame=True)
     frame = bunch.frame.copy()
+    names = getattr(bunch, "target_names", None)
+    if names is not None and len(names):  # classification: class names, not 0 / 1
+        frame["target"] = np.asarray(names).astype(str)[frame["target"].to_numpy()]
     return frame, "target"
 
 

@@ -28,6 +28,7 @@ class TrialOutcome:
     seconds: float
     reason: str | None = None
     val_metrics: dict[str, float] = field(default_factory=dict)
+    run_id: str | None = None  # the trial's MLflow run, once recorded
 
 
 def trial_seed(base_seed: int, number: int) -> int:

@@ -173,6 +173,16 @@ class OptunaEngine:
                 f"{study.direction.name.lower()}, but {cfg.source_file} asks to {cfg.direction}; "
                 "use another task name or another store"
             )
+        study.set_metric_names([cfg.objective])  # optuna-dashboard shows it, not "Objective 0"
+        for key, value in {
+            "task": cfg.name,
+            "kind": cfg.kind,
+            "data": cfg.data.path or f"{cfg.data.source}:{cfg.data.name}",
+            "engine": "optuna",
+            "objective": cfg.objective,
+            "task_file": cfg.source_file,
+        }.items():
+            study.set_user_attr(key, value)
         # Offset the seed by the trials already run (a resumed study does not replay them) and by
         # the worker (workers started together do not sample the same configurations).
         seed = cfg.search.seed + len(study.trials) + 7919 * self.worker
@@ -192,6 +202,8 @@ class OptunaEngine:
             pruning = EpochPruning(trial, cfg.objective)
             outcome = recorder(params, trial.number, [pruning], lambda: pruning.pruned)
             outcomes.append(outcome)
+            if outcome.run_id:  # the Optuna trial points at its MLflow run (and back: a tag)
+                trial.set_user_attr("mlflow_run_id", outcome.run_id)
             if outcome.fit is not None:
                 trial.set_user_attr("epochs_run", outcome.fit.epochs_run)
                 trial.set_user_attr("best_epoch", outcome.fit.best_epoch)
@@ -209,19 +221,28 @@ class OptunaEngine:
             best = _best(study)
             best_txt = f"{best.value:.4f} (trial {best.number})" if best else "none yet"
             done = spent(session_trials(study, session))
+            seconds = frozen.duration.total_seconds() if frozen.duration else 0.0
+            durations.append(seconds)
+            left = (budget - done) * sum(durations) / len(durations)
+            if deadline is not None:
+                left = min(left, max(0.0, deadline - time.monotonic()))
             log.info(
-                "%s: trial %d %s value=%s | best so far %s | %d/%d in this search",
+                "%s: trial %d %s %s=%s in %.0f s | best so far %s | %d/%d in this search, ~%s left",
                 cfg.name,
                 frozen.number,
                 frozen.state.name.lower(),
+                cfg.objective,
                 "—" if frozen.value is None else f"{frozen.value:.4f}",
+                seconds,
                 best_txt,
                 done,
                 budget,
+                _clock(left),
             )
             if done >= budget:
                 study.stop()  # other workers have spent the rest of the budget
 
+        durations: list[float] = []
         remaining = budget - spent(session_trials(study, session))
         if remaining > 0:
             study.optimize(
@@ -304,6 +325,16 @@ class OptunaEngine:
             ranked=ranked(study),
             threshold=float(best.user_attrs.get("threshold", 0.5)),
         )
+
+
+def _clock(seconds: float) -> str:
+    """12 s, 3 min 5 s, 1 h 02 min."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
 def _best(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
