@@ -35,7 +35,7 @@ def default_space(rows: int, class_weight: str | None = None) -> SearchSpace:
     batches = {"small": (16, 32, 64), "medium": (32, 64, 128), "large": (128, 256, 512)}[size]
     epochs = {"small": 100, "medium": 100, "large": 60}[size] if rows <= HUGE_ROWS else 30
     specs = [
-        IntSpec("layers", 0, 2 if size == "small" else 3),  # 0: the linear model itself
+        IntSpec("layers", 1, 2 if size == "small" else 3),
         IntSpec("units", units[0], units[1], log=True),
         FloatSpec("dropout", 0.0, 0.5),
         FloatSpec("learning_rate", 5e-4, 2e-2, log=True),
