@@ -250,6 +250,19 @@ def test_imbalanced_binary_with_f1_objective_end_to_end(tmp_path):
     assert len(champion.predict(typed)) == 2
 
 
+def validate_in_a_fresh_process(path: Path, data_dir: Path) -> subprocess.CompletedProcess:
+    """`sweepflow validate` in a new interpreter; prints its exit code and what it imported."""
+    probe = (
+        "import sys\n"
+        "from sweepflow.cli import main\n"
+        f"rc = main(['validate', {str(path)!r}, '--data-dir', {str(data_dir)!r}])\n"
+        "print('RC', rc, 'TF', 'tensorflow' in sys.modules, 'KERAS', 'keras' in sys.modules)\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, env=child_env(), capture_output=True, text=True
+    )
+
+
 @pytest.mark.parametrize(
     ("kind", "extra", "words"),
     [
@@ -261,15 +274,7 @@ def test_imbalanced_binary_with_f1_objective_end_to_end(tmp_path):
 )
 def test_validate_opens_the_data_without_tensorflow(tmp_path, kind, extra, words):
     path = minimal_task(tmp_path, "v", kind, make_table("multiclass"), **extra)
-    probe = (
-        "import sys\n"
-        "from sweepflow.cli import main\n"
-        f"rc = main(['validate', {str(path)!r}, '--data-dir', {str(tmp_path)!r}])\n"
-        "print('RC', rc, 'TF', 'tensorflow' in sys.modules, 'KERAS', 'keras' in sys.modules)\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", probe], cwd=REPO, env=child_env(), capture_output=True, text=True
-    )
+    out = validate_in_a_fresh_process(path, tmp_path)
     assert "RC 2 TF False KERAS False" in out.stdout, out.stderr[-2000:]
     errors = [line for line in out.stderr.splitlines() if line.startswith("sweepflow: error:")]
     assert len(errors) == 1 and words in errors[0]
@@ -278,16 +283,8 @@ def test_validate_opens_the_data_without_tensorflow(tmp_path, kind, extra, words
 
 def test_validate_a_good_minimal_yaml_says_ok_without_tensorflow(tmp_path):
     path = minimal_task(tmp_path, "ok", "regression", messy_table("regression"))
-    probe = (
-        "import sys\n"
-        "from sweepflow.cli import main\n"
-        f"rc = main(['validate', {str(path)!r}, '--data-dir', {str(tmp_path)!r}])\n"
-        "print('RC', rc, 'TF', 'tensorflow' in sys.modules)\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", probe], cwd=REPO, env=child_env(), capture_output=True, text=True
-    )
-    assert "RC 0 TF False" in out.stdout, out.stderr[-2000:]
+    out = validate_in_a_fresh_process(path, tmp_path)
+    assert "RC 0 TF False KERAS False" in out.stdout, out.stderr[-2000:]
     assert "left out: rownames (row names), customer_id (named like an ID)" in out.stdout
 
 
