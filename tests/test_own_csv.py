@@ -71,6 +71,8 @@ def test_the_minimal_yaml_is_a_complete_task_sized_from_the_table(tmp_path):
     large = auto_config(cfg, rows=40_000)
     assert large.cv is None and large.space["units"].high == 512
     assert max(large.space["batch_size"].values) == 512 and large.final.ensemble == 3
+    wide = auto_config(cfg, rows=240, features=700, classes=40)
+    assert (wide.space["units"].low, wide.space["units"].high) == (64, 1024)
     huge = auto_config(cfg, rows=500_000)
     assert huge.final.ensemble == 1 and huge.space.max_value("epochs") == 30
     # what the YAML (or the command line) sets is kept

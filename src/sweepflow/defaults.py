@@ -28,10 +28,22 @@ def size_class(rows: int) -> str:
     return "small" if rows <= SMALL_ROWS else "medium" if rows <= LARGE_ROWS else "large"
 
 
-def default_space(rows: int, class_weight: str | None = None) -> SearchSpace:
-    """The default space for a table of `rows` train+val rows."""
+def _pow2(n: int) -> int:
+    return 1 << max(0, int(n) - 1).bit_length()
+
+
+def default_space(
+    rows: int, class_weight: str | None = None, features: int = 0, classes: int = 0
+) -> SearchSpace:
+    """The default space for a table of `rows` train+val rows, `features` inputs, `classes`.
+
+    Units: by rows, widened to reach the input width (up to 1,024) and never narrower than
+    the number of classes.
+    """
     size = size_class(rows)
-    units = {"small": (16, 128), "medium": (32, 256), "large": (64, 512)}[size]
+    low, high = {"small": (16, 128), "medium": (32, 256), "large": (64, 512)}[size]
+    high = max(high, min(1024, _pow2(features)))
+    units = (min(max(low, _pow2(classes)), high // 2), high)
     batches = {"small": (16, 32, 64), "medium": (32, 64, 128), "large": (128, 256, 512)}[size]
     epochs = {"small": 100, "medium": 100, "large": 60}[size] if rows <= HUGE_ROWS else 30
     specs = [
@@ -49,15 +61,15 @@ def default_space(rows: int, class_weight: str | None = None) -> SearchSpace:
     return SearchSpace(tuple(specs))
 
 
-def auto_config(cfg: TaskConfig, rows: int) -> TaskConfig:
-    """Fill in what a YAML without `space:` left out, from the table's train+val row count.
-
-    Keys the YAML set (cv, final, search.trials, search.timeout, training.patience) stay.
+def auto_config(cfg: TaskConfig, rows: int, features: int = 0, classes: int = 0) -> TaskConfig:
+    """Fill in what a YAML without `space:` left out, from the table's train+val rows, input
+    width and classes. Keys the YAML set (cv, final, search.trials, search.timeout,
+    training.patience) stay.
     """
     if not cfg.auto:
         return cfg
     size, given = size_class(rows), cfg.given
-    out = replace(cfg, space=default_space(rows, cfg.class_weight))
+    out = replace(cfg, space=default_space(rows, cfg.class_weight, features, classes))
     if "cv" not in given and size == "small":
         out = replace(out, cv=CV_FOLDS)
     if "final" not in given:

@@ -77,7 +77,7 @@ def stage_size(cfg: TaskConfig, data: Prepared) -> TaskConfig:
     if not cfg.auto:
         return cfg
     rows = len(data.y_train) + len(data.y_val)
-    sized = auto_config(cfg, rows)
+    sized = auto_config(cfg, rows, data.n_features, len(data.class_names))
     log.info(
         "%s: default space for a %s table (%d train+val rows): %s; %s; %d trials or %.0f s; "
         "final model averages %d networks",
