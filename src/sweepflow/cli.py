@@ -22,6 +22,7 @@ from sweepflow.settings import (
     configure_environment,
     is_locked_error,
     redact,
+    store_lock,
 )
 from sweepflow.workers import WorkerPool, init_shared_stores, threads_per_worker
 
@@ -106,6 +107,8 @@ def _open_store(path: str, args: argparse.Namespace | None = None) -> Store:
     store = Store.from_env(Path(path))
     store.ensure()
     configure_environment(store)
+    with store_lock(store):  # one process at a time creates (or migrates) the databases
+        init_shared_stores(store)
     logging.getLogger("sweepflow").setLevel(logging.INFO)
     return store
 
@@ -133,7 +136,6 @@ def _tune(args: argparse.Namespace) -> int:
     check_data(configs, args.data_dir)  # the data fits the task: before anything is written
     store = _open_store(args.store, args)
     if args.workers > 1:
-        init_shared_stores(store)
         os.environ["SWEEPFLOW_THREADS"] = str(threads_per_worker(args.workers))
     from flows.tune import tune  # imports Prefect, TensorFlow: only once the input is valid
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,7 +81,7 @@ class Store:
         """Create the store folder, or fail early and clearly when it is not writable."""
         try:
             self.artifact_root.mkdir(parents=True, exist_ok=True)
-            probe = self.root / ".write-test"
+            probe = self.root / f".write-test-{os.getpid()}"  # one per process: no race
             probe.write_text("ok")
             probe.unlink()
         except OSError as exc:
@@ -93,6 +96,23 @@ class Store:
                 f"store folder '{self.root}' has only {free_mb} MB free (need {need} MB for runs, "
                 "models and studies); free some disk or pass --store on another disk"
             )
+
+
+@contextmanager
+def store_lock(store: Store) -> Iterator[None]:
+    """An exclusive lock beside the store (`.init.lock`) while its databases are created.
+
+    MLflow's and Optuna's schema creation and migrations are not safe when two processes open
+    a fresh store at once (MLflow's alembic run fails and leaves `_alembic_tmp_*` tables that
+    break every later run); whoever holds the lock creates them, the others find them made.
+    """
+    store.root.mkdir(parents=True, exist_ok=True)
+    with open(store.root / ".init.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def resolve_data_dir(explicit: str | Path | None = None) -> Path:

@@ -1,0 +1,47 @@
+"""Several processes opening one fresh store at once: the databases are created exactly once."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import child_env
+from mlflow import MlflowClient
+
+from sweepflow.settings import Store
+
+REPO = Path(__file__).resolve().parents[1]
+OPEN = (
+    "import sys\nfrom sweepflow.cli import _open_store\n_open_store(sys.argv[1])\nprint('OPENED')\n"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("round_", range(3))
+def test_four_processes_opening_a_fresh_store_at_once_all_succeed(tmp_path, round_):
+    root = tmp_path / f"store-{round_}"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN, str(root)],
+            cwd=REPO,
+            env=child_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for proc, (out, err) in zip(procs, outs, strict=True):
+        assert proc.returncode == 0 and "OPENED" in out, err[-2000:]
+    store = Store(root)
+    with sqlite3.connect(root / "mlflow.db") as db:
+        tables = {r[0] for r in db.execute("select name from sqlite_master where type='table'")}
+    assert not [t for t in tables if t.startswith("_alembic_tmp")]
+    client = MlflowClient(store.mlflow_uri)
+    assert client.create_experiment(f"after-{round_}")  # the schema is complete and usable
+    with sqlite3.connect(root / "optuna.db") as db:
+        assert db.execute("select count(*) from version_info").fetchone()[0] == 1
