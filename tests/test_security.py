@@ -125,3 +125,22 @@ def test_storage_passwords_never_leak(tmp_path, pg_urls, caplog, capfd):
     assert {"config.json", "model.weights.h5"} <= set(zipfile.ZipFile(network).namelist())
     assert not [p for p in files if p.suffix in {".pkl", ".pickle", ".joblib"}]
     assert "python_model.pkl" not in (model_dir / "MLmodel").read_text()
+
+
+def test_the_storage_url_can_come_from_a_file(tmp_path, monkeypatch):
+    from sweepflow.errors import SweepflowError
+    from sweepflow.settings import Store
+
+    secret = tmp_path / "storage"
+    secret.write_text("postgresql://optuna:s3cret@127.0.0.1/test\n")
+    monkeypatch.delenv("SWEEPFLOW_STORAGE", raising=False)
+    monkeypatch.setenv("SWEEPFLOW_STORAGE_FILE", str(secret))
+    assert (
+        Store.from_env(tmp_path / "s").study_storage == "postgresql://optuna:s3cret@127.0.0.1/test"
+    )
+    secret.write_text("")
+    with pytest.raises(SweepflowError, match="exactly one storage URL"):
+        Store.from_env(tmp_path / "s")
+    monkeypatch.setenv("SWEEPFLOW_STORAGE_FILE", str(tmp_path / "missing"))
+    with pytest.raises(SweepflowError, match="cannot read the storage URL file"):
+        Store.from_env(tmp_path / "s")

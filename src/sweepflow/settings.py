@@ -22,6 +22,7 @@ STORAGE_ENV = "SWEEPFLOW_STORAGE"  # Optuna storage URL, e.g. postgresql://user:
 # MLflow tracking server or database URI. Not MLFLOW_TRACKING_URI itself: mlflow.set_tracking_uri()
 # rewrites that variable in-process; the CLI copies the user's value here at start-up.
 TRACKING_ENV = "SWEEPFLOW_TRACKING_URI"
+STORAGE_FILE_ENV = "SWEEPFLOW_STORAGE_FILE"  # a file holding the Optuna storage URL (chmod 600)
 MIN_FREE_MB = 200  # refuse to start a search with less free disk in the store
 
 # Settings the stack needs to run offline and quietly; applied before the libraries are imported.
@@ -54,7 +55,7 @@ class Store:
         return cls(
             Path(root),
             tracking_uri=os.environ.get(TRACKING_ENV) or None,
-            optuna_storage=os.environ.get(STORAGE_ENV) or None,
+            optuna_storage=os.environ.get(STORAGE_ENV) or storage_from_file(),
         )
 
     @property
@@ -96,6 +97,27 @@ class Store:
                 f"store folder '{self.root}' has only {free_mb} MB free (need {need} MB for runs, "
                 "models and studies); free some disk or pass --store on another disk"
             )
+
+
+def storage_from_file() -> str | None:
+    """The Optuna storage URL kept in the file $SWEEPFLOW_STORAGE_FILE (no password on any
+    command line or in the environment of `ps e`), or None when the variable is unset."""
+    name = os.environ.get(STORAGE_FILE_ENV)
+    if not name:
+        return None
+    try:
+        url = Path(name).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SweepflowError(
+            f"{STORAGE_FILE_ENV}={name}: cannot read the storage URL file ({exc}); "
+            "point it at a readable file holding one URL"
+        ) from None
+    if not url or len(url.splitlines()) != 1:
+        raise SweepflowError(
+            f"{STORAGE_FILE_ENV}={name}: the file must hold exactly one storage URL "
+            "(e.g. postgresql://user:password@host/db)"
+        )
+    return url
 
 
 @contextmanager
