@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.tune import prepare_data
+from flows.tune import artifact_key, prepare_data, run_name
 from sweepflow import retrain as rt
 from sweepflow.config import load_task
 from sweepflow.pipeline import stage_size
@@ -19,7 +20,7 @@ challenger = task(rt.train_challenger, name="train challenger", cache_policy=NO_
 decide = task(rt.decide, name="compare and register", cache_policy=NO_CACHE)
 
 
-@flow(name="retrain", log_prints=True)
+@flow(name="retrain", log_prints=True, flow_run_name=run_name("retrain"))
 def retrain(
     task_name: str,
     store: str = str(DEFAULT_STORE),
@@ -36,10 +37,17 @@ def retrain(
         run = check_drift(cfg, data, run, where)
         if run.skipped:
             rt.finish_skipped(run, where)
-            return rt.report(cfg, run, None, None)
-        evaluation = challenger(cfg, data, run, where)
-        version, result = decide(cfg, data, run, evaluation, where)
+            version, result = None, None
+        else:
+            evaluation = challenger(cfg, data, run, where)
+            version, result = decide(cfg, data, run, evaluation, where)
     except BaseException as exc:
         rt.fail(run, where, exc)
         raise
-    return rt.report(cfg, run, version, result)
+    report = rt.report(cfg, run, version, result)
+    create_markdown_artifact(  # the decision, visible on the Prefect flow run
+        rt.decision_markdown(report, result),
+        key=f"retrain-{artifact_key(cfg.name)}",
+        description=f"{cfg.name}: champion v{report.champion_version} vs challenger",
+    )
+    return report

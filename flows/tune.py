@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from prefect import flow, task
@@ -19,7 +21,24 @@ register = task(pipeline.stage_register, name="register", cache_policy=NO_CACHE)
 baselines = task(pipeline.stage_baselines, name="baselines", cache_policy=NO_CACHE)
 
 
-@flow(name="tune", log_prints=True)
+def run_name(prefix: str) -> Callable[[], str]:
+    """Flow-run names that say what ran: `tune-carseats-20261201-101500`."""
+
+    def name() -> str:
+        from prefect.runtime import flow_run
+
+        task_name = str(flow_run.parameters.get("task_name", "task"))
+        return f"{prefix}-{Path(task_name).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+    return name
+
+
+def artifact_key(task_name: str) -> str:
+    """A Prefect artifact key from a task name (lower-case letters, digits and dashes)."""
+    return re.sub(r"[^a-z0-9-]+", "-", task_name.lower()).strip("-") or "task"
+
+
+@flow(name="tune", log_prints=True, flow_run_name=run_name("tune"))
 def tune(
     task_name: str,
     trials: int | None = None,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import numpy as np
 import pytest
 from conftest import make_table, write_task
 from mlflow import MlflowClient
+from prefect.settings import PREFECT_API_URL
 
 from flows.retrain import retrain
 from flows.tune import tune
@@ -72,6 +74,19 @@ def test_drift_is_small_on_the_same_distribution_and_large_on_a_shift():
     assert json.loads(json.dumps(reference)) == reference  # travels as JSON
 
 
+def prefect_api(path: str, body: dict) -> list[dict]:
+    """POST a filter to the (test harness's) Prefect API; newest first."""
+    body = {
+        "limit": 200,
+        "offset": 0,
+        "sort": "CREATED_DESC" if "artifacts" in path else "ID_DESC",
+        **body,
+    }
+    response = httpx.post(f"{PREFECT_API_URL.value()}/{path}", json=body, timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
 def versions(client: MlflowClient, task: str) -> dict[str, dict]:
     return {str(v.version): v.tags for v in client.search_model_versions(f"name='{task}'")}
 
@@ -119,10 +134,22 @@ def test_retrain_promotes_only_a_really_better_challenger(tmp_path):
     children = client.search_runs(
         [run.info.experiment_id], f"tags.mlflow.parentRunId = '{first.run_id}'"
     )
-    assert len(children) == 2  # one nested run per seed
+    assert len(children) == 2  # one nested run per seed, named for what it is
+    assert sorted(c.info.run_name for c in children) == ["challenger-0", "challenger-1"]
     files = {a.path for a in client.list_artifacts(first.run_id)}
     assert {"decision.json", "drift.json"} <= files
     assert versions(client, task)["2"]["decision.promoted"] == "True"
+    # versions from a search and from a retrain carry the same decision tags
+    assert {"champion_decision", "promoted"} <= set(versions(client, task)["1"])
+    assert {"champion_decision", "promoted"} <= set(versions(client, task)["2"])
+    # the decision is visible in Prefect: a Markdown artifact, and flow runs named by task
+    artifacts = prefect_api(
+        "artifacts/filter", {"artifacts": {"key": {"any_": ["retrain-tiny-retrain"]}}}
+    )
+    names = [r["name"] for r in prefect_api("flow_runs/filter", {})]
+    assert artifacts and "| verdict | promoted |" in artifacts[0]["data"]
+    assert any(n.startswith("retrain-tiny_retrain-") for n in names)
+    assert any(n.startswith("tune-tiny_retrain-") for n in names)
 
     again = retrain(str(path), store=str(store.root), data_dir=str(tmp_path))
     assert not again.promoted and again.challenger_version == "3"

@@ -76,6 +76,29 @@ class RetrainReport:
         )
 
 
+def decision_markdown(report: RetrainReport, result: Comparison | None) -> str:
+    """The retrain decision as a Markdown table (the Prefect artifact of the flow run)."""
+    lines = [f"## Retrain of `{report.task}`", ""]
+    if result is None:
+        return "\n".join([*lines, f"No challenger trained: {report.decision.get('reason')}"])
+    better = "higher" if result.higher_is_better else "lower"
+    lines += [
+        "| | value |",
+        "|---|---|",
+        f"| champion v{report.champion_version} {result.metric} | {result.champion:.4f} |",
+        f"| challenger v{report.challenger_version} {result.metric} | {result.challenger:.4f} |",
+        f"| better is | {better} |",
+        f"| test | {result.test} |",
+        f"| p-value | {result.p_value:.4g} (alpha {result.alpha}) |",
+        f"| 95 % interval of the improvement | {result.ci_low:.4f} … {result.ci_high:.4f} |",
+        f"| margin | {result.margin} |",
+        f"| largest drift (PSI) | {report.drift_max_psi:.3f} |",
+        f"| verdict | {'promoted' if result.promoted else 'champion kept'} |",
+        f"| reason | {result.reason} |",
+    ]
+    return "\n".join(lines)
+
+
 def load_champion(tracker: Tracker, task: str) -> Champion:
     """The current champion of a task, or a clear error when there is none."""
     current = champion(tracker.client, task)
@@ -153,6 +176,7 @@ def train_challenger(cfg: TaskConfig, data: Prepared, run: RetrainRun, store: St
     seed_cfg = replace(cfg, search=replace(cfg.search, seed=base_seed))
     session = Session(run.experiment_id, run.run_id, budget=cfg.retrain.search_trials)
     recorder = TrialRecorder(seed_cfg, data, tracker, session)
+    recorder.run_prefix = "challenger"
     outcomes: list[TrialOutcome] = [
         recorder(run.champion.params, i, [], lambda: False) for i in range(cfg.retrain.seeds)
     ]
@@ -229,6 +253,9 @@ def decide(
         promote(client, cfg.name, version, run.champion.version)
     for key in ("promoted", "p_value", "test", "reason", "champion_version"):
         client.set_model_version_tag(cfg.name, version, f"decision.{key}", str(record[key]))
+    # the same two tags a version registered by a search carries
+    client.set_model_version_tag(cfg.name, version, "champion_decision", result.reason)
+    client.set_model_version_tag(cfg.name, version, "promoted", str(result.promoted).lower())
     tracker.log(
         run.run_id,
         tags={f"decision.{k}": v for k, v in record.items()},

@@ -165,6 +165,7 @@ class TrialRecorder:
         self.cfg, self.data, self.tracker, self.session = cfg, data, tracker, session
         self.experiment_id, self.parent = session.experiment_id, session.parent_run_id
         self.verbose, self.extra_callbacks = verbose, extra_callbacks
+        self.run_prefix = "trial"  # the nested runs' names: trial-N (a retrain: challenger-N)
 
     def callbacks(self, logger: EpochLogger) -> list[keras.callbacks.Callback]:
         """The Keras callbacks every trial gets: its epoch logger, then any extra ones."""
@@ -174,7 +175,7 @@ class TrialRecorder:
         """Open the trial's run, log its params; return the run id and a fresh epoch logger."""
         run_id = self.tracker.start_run(
             self.experiment_id,
-            f"trial-{number}",
+            f"{self.run_prefix}-{number}",
             self.parent,
             tags={
                 "sweepflow.role": "trial",
