@@ -17,6 +17,7 @@ WORKERS  ?= 1
 STORAGE  ?=
 PORT     ?= 5000
 DASH_PORT ?= 8080
+SERVE_PORT ?= 5001
 PREFECT_PORT ?= 4200
 PREFECT_API_URL ?= http://127.0.0.1:$(PREFECT_PORT)/api
 CRON     ?= 0 3 * * 1
@@ -34,14 +35,15 @@ ifneq ($(STORAGE),)
 export SWEEPFLOW_STORAGE := $(STORAGE)
 endif
 
-.PHONY: help install tune worker retrain server schedule serve tasks validate ui dashboard \
+.PHONY: help install tune worker retrain server schedule serve serve-model tasks validate ui \
+  dashboard \
   bench-engines bench-tables \
   bench-workers bench bench-quality bench-memory bench-tracking bench-pruning test test-slow lint \
   format lock clean
 
 # The variables `make help` lists (STORAGE's value is never printed: it may hold a password).
 HELP_VARS := TASK TRIALS ENGINE SEED WORKERS VERBOSE STORE DATA_DIR PORT DASH_PORT PREFECT_PORT \
-  PREFECT_API_URL CRON TF_EXTRA PYTHON VENV
+  SERVE_PORT PREFECT_API_URL CRON TF_EXTRA PYTHON VENV
 
 help: ## Show this help: every target, then every variable with its value
 	@env $(foreach v,$(HELP_VARS),$(v)='$($(v))') awk -v tty="$$([ -t 1 ] && echo 1)" \
@@ -84,6 +86,12 @@ ui: install ## MLflow UI on http://127.0.0.1:$(PORT) over the store
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(PY) -m mlflow ui --host 127.0.0.1 --port $(PORT) \
 	  --backend-store-uri sqlite:///$(abspath $(STORE))/mlflow.db \
 	  --default-artifact-root $(abspath $(STORE))/artifacts
+
+serve-model: install ## Serve models:/TASK@champion on http://127.0.0.1:$(SERVE_PORT)/invocations (raw columns in)
+	@test "$(TASK)" != default || { echo "make serve-model needs TASK=<task>"; exit 2; }
+	PATH="$(abspath $(VENV))/bin:$$PATH" MLFLOW_TRACKING_URI=sqlite:///$(abspath $(STORE))/mlflow.db \
+	  $(VENV)/bin/mlflow models serve -m "models:/$(TASK)@champion" --env-manager local \
+	  --host 127.0.0.1 --port $(SERVE_PORT)
 
 dashboard: install ## optuna-dashboard on http://127.0.0.1:$(DASH_PORT) over TASK's study
 	$(PY) -m sweepflow dashboard $(TASK) --store $(STORE) --port $(DASH_PORT)
