@@ -205,6 +205,14 @@ def test_imbalanced_binary_with_f1_objective_end_to_end(tmp_path):
     threshold = float(params["decision_threshold"])
     assert 0 < threshold < 1
 
+    # MLflow metadata: experiment description, run source, the training data as an input,
+    # descriptions on the registered model and its version
+    assert "binary" in client.get_experiment(exp.experiment_id).tags["mlflow.note.content"]
+    assert parent.data.tags["mlflow.source.name"].startswith("sweepflow tune ")
+    inputs = client.get_run(parent.info.run_id).inputs.dataset_inputs
+    assert inputs and inputs[0].dataset.name == "fraud-train" and inputs[0].dataset.digest
+    assert "test_accuracy" in client.get_model_version("fraud", "1").description
+    assert "champion" in client.get_registered_model("fraud").description
     # the Optuna study names its metric and task; each trial points at its MLflow run and back
     study = optuna.load_study(study_name="fraud", storage=store.study_storage)
     assert study.metric_names == ["val_f1"]

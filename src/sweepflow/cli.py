@@ -52,6 +52,21 @@ def quiet_user_errors() -> None:
         logging.getLogger(name).addFilter(_NoTracebackForUserErrors())
 
 
+# Loggers that repeat what sweepflow itself reports (VERBOSE=1 brings them back).
+ECHOES = (
+    "prefect.task_runs",  # "Task run 'search-…' - Finished in state Completed()"
+    "mlflow.tracking._model_registry.client",  # "Created version '1' of model …"
+    "mlflow.store.db.utils",  # "Creating initial MLflow database tables…"
+    "alembic.runtime.migration",
+)
+
+
+def quiet_echoes() -> None:
+    """Keep the console to sweepflow's own lines: Prefect task chatter and MLflow echoes off."""
+    for name in ECHOES:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def expand(names: list[str]) -> list[str]:
     """`default` stands for the offline tasks of each kind."""
     out: list[str] = []
@@ -140,6 +155,8 @@ def _tune(args: argparse.Namespace) -> int:
     from flows.tune import tune  # imports Prefect, TensorFlow: only once the input is valid
 
     quiet_user_errors()
+    if not args.verbose:
+        quiet_echoes()
 
     reports = []
     for cfg in configs:

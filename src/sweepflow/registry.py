@@ -173,6 +173,7 @@ def promote_if_better(
         )
     if promoted:
         promote(client, name, str(version), prev_version)
+    describe_version(client, name, str(version), metric, value, reason, promoted)
     decision = Decision(
         name,
         str(version),
@@ -187,6 +188,27 @@ def promote_if_better(
     client.set_model_version_tag(name, str(version), "champion_decision", reason)
     client.set_model_version_tag(name, str(version), "promoted", str(promoted).lower())
     return decision
+
+
+def describe_version(
+    client: MlflowClient,
+    name: str,
+    version: str,
+    metric: str,
+    value: float,
+    reason: str,
+    promoted: bool,
+) -> None:
+    """Descriptions the Models page shows: the model's, and this version's test and decision."""
+    verdict = "champion" if promoted else "not promoted"
+    client.update_model_version(
+        name, version, description=f"{metric} = {value:.4f} on the test split; {verdict}: {reason}"
+    )
+    client.update_registered_model(
+        name,
+        description=f"sweepflow task `{name}`: the `champion` alias is the best version so far "
+        f"by {metric}; every search and retrain registers a version with its test metrics",
+    )
 
 
 def version_of_run(client: MlflowClient, name: str, run_id: str) -> str | None:

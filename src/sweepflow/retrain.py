@@ -20,7 +20,7 @@ from sweepflow.drift import drift_report
 from sweepflow.engines import Candidate, SearchSummary, make_engine
 from sweepflow.errors import SweepflowError
 from sweepflow.evaluate import Evaluation, final_evaluate, predict_labels
-from sweepflow.registry import CHAMPION, champion, promote, register_version
+from sweepflow.registry import CHAMPION, champion, describe_version, promote, register_version
 from sweepflow.search import TrialRecorder
 from sweepflow.serving import features
 from sweepflow.session import Session
@@ -253,6 +253,9 @@ def decide(
         promote(client, cfg.name, version, run.champion.version)
     for key in ("promoted", "p_value", "test", "reason", "champion_version"):
         client.set_model_version_tag(cfg.name, version, f"decision.{key}", str(record[key]))
+    describe_version(
+        client, cfg.name, version, result.metric, result.challenger, result.reason, result.promoted
+    )
     # the same two tags a version registered by a search carries
     client.set_model_version_tag(cfg.name, version, "champion_decision", result.reason)
     client.set_model_version_tag(cfg.name, version, "promoted", str(result.promoted).lower())

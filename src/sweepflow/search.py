@@ -59,6 +59,30 @@ def search_params(cfg: TaskConfig, engine: Engine, data: Prepared) -> dict[str, 
     }
 
 
+def describe_search(cfg: TaskConfig, data: Prepared, tracker: Tracker, session: Session) -> None:
+    """The experiment's description, the run's source, and the training data as an input."""
+    rows = len(data.y_train) + len(data.y_val) + len(data.y_test)
+    tracker.describe(
+        session.experiment_id,
+        f"sweepflow task `{cfg.name}`: {cfg.kind} on {data.origin} ({rows} rows, "
+        f"{data.n_features} model inputs); ranked by {cfg.objective}. Task file: "
+        f"{cfg.source_file}",
+    )
+    tracker.log(
+        session.parent_run_id,
+        tags={
+            "mlflow.source.name": f"sweepflow tune {cfg.source_file}",
+            "mlflow.source.type": "LOCAL",
+        },
+    )
+    try:
+        tracker.log_dataset(
+            session.parent_run_id, data.raw_train, f"{cfg.name}-train", data.origin, "training"
+        )
+    except Exception as exc:  # a dataset record is a nicety; never fail a search over it
+        log.info("%s: training data not recorded as an MLflow input: %s", cfg.name, exc)
+
+
 def run_search(
     cfg: TaskConfig,
     data: Prepared,
@@ -75,6 +99,8 @@ def run_search(
         tracker, cfg.name, engine.name, cfg.search.trials, search_params(cfg, engine, data), device
     )
     parent = session.parent_run_id
+    if not session.resumed:
+        describe_search(cfg, data, tracker, session)
     recorder = TrialRecorder(cfg, data, tracker, session, verbose, extra_callbacks)
     try:
         with tempfile.TemporaryDirectory() as tmp:

@@ -120,6 +120,22 @@ class Tracker:
         except MlflowException:  # created meanwhile by another worker
             return self.client.get_experiment_by_name(task).experiment_id
 
+    def describe(self, experiment_id: str, text: str) -> None:
+        """The experiment's description (MLflow shows the note on the experiment page)."""
+        if self.enabled:
+            self.client.set_experiment_tag(experiment_id, "mlflow.note.content", text)
+
+    def log_dataset(self, run_id: str, frame: Any, name: str, source: str, context: str) -> None:
+        """Record a table a run used (`mlflow.log_input`: its name, digest, schema, source)."""
+        if not self.enabled or not hasattr(frame, "columns"):
+            return
+        import mlflow.data
+        from mlflow.entities import DatasetInput, InputTag
+
+        dataset = mlflow.data.from_pandas(frame, source=source, name=name)
+        tag = InputTag("mlflow.data.context", context)
+        self.client.log_inputs(run_id, [DatasetInput(dataset._to_mlflow_entity(), [tag])])
+
     def start_run(
         self,
         experiment_id: str,
