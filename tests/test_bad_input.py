@@ -557,3 +557,35 @@ def test_cli_tune_data_error_leaves_no_run_or_study(tmp_path):
     assert out.stderr.count(words) == 1  # Prefect's run logs do not echo it
     assert "Traceback" not in out.stdout
     assert store_rows(store) == {"runs": 0, "experiments": 0, "studies": 0, "trials": 0}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SWEEPFLOW_HEARTBEAT_SECONDS", "abc"),
+        ("SWEEPFLOW_HEARTBEAT_SECONDS", "0"),
+        ("SWEEPFLOW_SQLITE_TIMEOUT", "abc"),
+        ("SWEEPFLOW_SQLITE_TIMEOUT", "nan"),
+        ("SWEEPFLOW_MIN_FREE_MB", "abc"),
+        ("SWEEPFLOW_MIN_FREE_MB", "-5"),
+        ("SWEEPFLOW_THREADS", "inf"),
+    ],
+)
+def test_bad_numeric_environment_gives_one_line_and_writes_nothing(
+    tmp_path, capsys, monkeypatch, name, value
+):
+    path = write_task(tmp_path, "bad", "binary")
+    monkeypatch.setenv(name, value)
+    store = tmp_path / "store"
+    assert cli.main(["tune", str(path), "--store", str(store)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("sweepflow: error:") and name in err[0]
+    assert not store.exists()
+
+
+def test_a_storage_file_that_is_missing_gives_one_line(tmp_path, capsys, monkeypatch):
+    path = write_task(tmp_path, "bad", "binary")
+    monkeypatch.setenv("SWEEPFLOW_STORAGE_FILE", str(tmp_path / "nope"))
+    assert cli.main(["tune", str(path), "--store", str(tmp_path / "store")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "SWEEPFLOW_STORAGE_FILE" in err[0]

@@ -19,6 +19,7 @@ from sweepflow.settings import (
     TRACKING_ENV,
     Store,
     adopt_user_tracking_uri,
+    check_environment,
     configure_environment,
     is_locked_error,
     redact,
@@ -261,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     adopt_user_tracking_uri()
     signal.signal(signal.SIGTERM, _interrupt)
     try:
+        check_environment()
         if args.command == "tune":
             return _tune(args)
         if args.command == "worker":

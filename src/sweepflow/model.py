@@ -322,7 +322,7 @@ def configure_devices() -> str:
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")  # retracing notices from predict() on fresh models
-    threads = int(os.environ.get("SWEEPFLOW_THREADS", 0))
+    threads = int(float(os.environ.get("SWEEPFLOW_THREADS") or 0))
     if threads:  # several worker processes share the cores
         with contextlib.suppress(RuntimeError):  # already initialised in this process
             tf.config.threading.set_intra_op_parallelism_threads(threads)

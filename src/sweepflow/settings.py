@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 import re
 import shutil
@@ -91,11 +92,37 @@ class Store:
                 "pass --store with a writable folder"
             ) from None
         free_mb = shutil.disk_usage(self.root).free // 2**20
-        need = int(os.environ.get("SWEEPFLOW_MIN_FREE_MB", MIN_FREE_MB))
+        need = int(float(os.environ.get("SWEEPFLOW_MIN_FREE_MB") or MIN_FREE_MB))
         if free_mb < need:
             raise SweepflowError(
                 f"store folder '{self.root}' has only {free_mb} MB free (need {need} MB for runs, "
                 "models and studies); free some disk or pass --store on another disk"
+            )
+
+
+# Numeric settings read from the environment: name → (lowest allowed value, what it is).
+NUMERIC_ENV = {
+    "SWEEPFLOW_HEARTBEAT_SECONDS": (1, "seconds between Optuna heartbeats"),
+    "SWEEPFLOW_SQLITE_TIMEOUT": (1, "seconds to wait for a locked SQLite store"),
+    "SWEEPFLOW_MIN_FREE_MB": (0, "MB of free disk the store needs"),
+    "SWEEPFLOW_THREADS": (0, "TensorFlow threads per process (0: all cores)"),
+}
+
+
+def check_environment() -> None:
+    """Refuse a numeric SWEEPFLOW_* variable that is not a finite number ≥ its minimum."""
+    for name, (low, what) in NUMERIC_ENV.items():
+        raw = os.environ.get(name)
+        if raw is None or raw == "":
+            continue
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < low:
+            raise SweepflowError(
+                f"environment variable {name}={raw!r}: must be a number ≥ {low} ({what}); "
+                f"unset it or fix its value"
             )
 
 
@@ -179,7 +206,7 @@ def store_error(
 
 def sqlite_timeout() -> float:
     """Seconds a SQLite writer waits for a lock ($SWEEPFLOW_SQLITE_TIMEOUT)."""
-    return float(os.environ.get("SWEEPFLOW_SQLITE_TIMEOUT", 60))
+    return float(os.environ.get("SWEEPFLOW_SQLITE_TIMEOUT") or 60)
 
 
 LOCKED_HINT = (

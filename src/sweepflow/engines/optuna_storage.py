@@ -19,7 +19,7 @@ from sweepflow.trial import COMPLETE, FAILED, PRUNED
 
 def heartbeat_seconds() -> int:
     """How often a running trial tells the storage it is alive ($SWEEPFLOW_HEARTBEAT_SECONDS)."""
-    return max(1, int(os.environ.get("SWEEPFLOW_HEARTBEAT_SECONDS", 10)))
+    return max(1, int(float(os.environ.get("SWEEPFLOW_HEARTBEAT_SECONDS") or 10)))
 
 
 def make_storage(url: str) -> optuna.storages.RDBStorage:
