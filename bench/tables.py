@@ -1,0 +1,193 @@
+"""The minimal YAML (task, kind, data.path, data.target) on every real table, several split seeds.
+
+    python bench/tables.py                        # all tables in ../shared/tables, seeds 0 1 2
+    python bench/tables.py --tables titanic_binary --seeds 0
+    python bench/tables.py --variant scaling=standard --name tables_standard
+
+Each run is `python -m sweepflow tune <yaml>` under /usr/bin/time -v in a fresh store; the test
+metrics, the linear / HistGB baselines (logged by the run itself on the same split) and the
+search's best validation / CV value are read back from MLflow. Results go to
+bench/results/<name>.json (kept between calls: a finished run is not redone unless --redo)
+and <name>.md. Variants (--variant key=value, a data: key) are compared on the search's best
+CV / validation value, i.e. on training rows only, never on the test split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import yaml
+from common import ENV, ROOT, load_json, machine, mean_sd, now, save_json, write_report
+
+TABLES = Path(os.environ.get("SWEEPFLOW_TABLES", ROOT.parent / "shared" / "tables"))
+TARGETS = {  # the target of each table (../shared/tables/README.md)
+    "airquality_regression": "Ozone",
+    "auto_mpg_regression": "mpg",
+    "diamonds_regression": "price",
+    "wage_regression": "wage",
+    "caravan_binary": "Purchase",
+    "titanic_binary": "survived",
+    "credit_binary": "Status",
+    "biopsy_binary": "class",
+    "penguins_multiclass": "species",
+    "glass_multiclass": "type",
+}
+HEADLINE = {"regression": ("test_mae", False), "binary": ("test_accuracy", True)}
+HEADLINE["multiclass"] = HEADLINE["binary"]
+
+
+def minimal_yaml(folder: Path, table: str, seed: int, variant: dict) -> Path:
+    """The YAML a new user writes: task, kind, data.path, data.target (+ the split seed).
+
+    `variant` sets more keys: `scaling` (a data: key) or dotted `search.sampler` and the like.
+    """
+    kind = table.rsplit("_", 1)[1]
+    data = {"source": "csv", "path": str(TABLES / f"{table}.csv"), "target": TARGETS[table]}
+    spec = {"task": table, "kind": kind, "data": {**data, "split_seed": seed}}
+    for key, value in variant.items():
+        section, _, name = key.rpartition(".")
+        spec.setdefault(section or "data", {})[name] = value
+    path = folder / f"{table}.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def read_run(store: Path, task: str) -> dict:
+    """The search run's metrics (test, baselines, best value) from the store."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{store / 'mlflow.db'}")
+    exp = client.get_experiment_by_name(task)
+    runs = client.search_runs([exp.experiment_id], "tags.`sweepflow.role` = 'search'")
+    parent = max(runs, key=lambda r: r.info.start_time)
+    return {"metrics": dict(parent.data.metrics), "params": dict(parent.data.params)}
+
+
+def run_one(table: str, seed: int, variant: dict) -> dict:
+    """One minimal-YAML tune of `table` with split seed `seed`, in a fresh store."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = minimal_yaml(Path(tmp), table, seed, variant)
+        store = Path(tmp) / "store"
+        cmd = [sys.executable, "-m", "sweepflow", "tune", str(path), "--store", str(store)]
+        env = {**os.environ, **ENV, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"}
+        start = time.perf_counter()
+        proc = subprocess.run(
+            ["/usr/bin/time", "-v", *cmd], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        wall = time.perf_counter() - start
+        rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+        out = {
+            "table": table,
+            "seed": seed,
+            "ok": proc.returncode == 0,
+            "wall_s": wall,
+            "peak_rss_gb": int(rss.group(1)) / 2**20 if rss else None,
+        }
+        if proc.returncode != 0:
+            out["error"] = (proc.stderr.strip().splitlines() or [""])[-1][:500]
+            return out
+        out.update(read_run(store, table))
+    return out
+
+
+def summarise(rows: list[dict], name: str, variant: dict) -> list[str]:
+    """The markdown table: per table, sweepflow vs the baselines over the split seeds."""
+    lines = [
+        f"# Minimal YAML on real tables ({name})",
+        "",
+        f"{now()} · {machine()}",
+        f"Variant: {variant or 'none (the defaults)'}. Command: `python bench/tables.py"
+        + (
+            f" --variant {' '.join(f'{k}={v}' for k, v in variant.items())} --name {name}`"
+            if variant
+            else "`"
+        ),
+        "",
+        "| table | metric | sweepflow (mean ± sd) | linear | HistGB | ≥ linear | ≥ HistGB "
+        "| best CV/val | wall s (max) | peak RSS GB | seeds |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    wins_linear = wins_hgb = n_tables = 0
+    for table in sorted({r["table"] for r in rows}):
+        done = [r for r in rows if r["table"] == table and r.get("ok")]
+        failed = [r for r in rows if r["table"] == table and not r.get("ok")]
+        if not done:
+            lines.append(f"| {table} | failed: {failed[0].get('error', '?')} |" + " |" * 9)
+            continue
+        kind = table.rsplit("_", 1)[1]
+        metric, higher = HEADLINE[kind]
+        ours = [r["metrics"][metric] for r in done]
+        lin = [r["metrics"].get(f"baseline.linear.{metric}") for r in done]
+        hgb = [r["metrics"].get(f"baseline.hgb.{metric}") for r in done]
+        m, ml = statistics.mean(ours), statistics.mean([v for v in lin if v is not None])
+        mh = statistics.mean([v for v in hgb if v is not None])
+        beat_l = m >= ml if higher else m <= ml
+        beat_h = m >= mh if higher else m <= mh
+        n_tables += 1
+        wins_linear += beat_l
+        wins_hgb += beat_h
+        lines.append(
+            f"| {table} | {metric} | {mean_sd(ours, 4)} | {ml:.4f} | {mh:.4f} | "
+            f"{'yes' if beat_l else 'no'} | {'yes' if beat_h else 'no'} | "
+            f"{statistics.mean(r['metrics']['best_value'] for r in done):.4f} | "
+            f"{statistics.mean(r['wall_s'] for r in done):.0f} "
+            f"({max(r['wall_s'] for r in done):.0f}) | "
+            f"{max(r['peak_rss_gb'] or 0 for r in done):.2f} | {len(done)}"
+            + (f" (+{len(failed)} failed)" if failed else "")
+            + " |"
+        )
+    lines += [
+        "",
+        f"sweepflow ≥ linear on {wins_linear} of {n_tables} tables; ≥ HistGB on {wins_hgb} of "
+        f"{n_tables} (means over the split seeds; regression: lower MAE is better).",
+    ]
+    return lines
+
+
+def main() -> None:
+    """Run the tables × seeds not yet recorded, then write the results table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tables", nargs="*", default=sorted(TARGETS))
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    parser.add_argument(
+        "--variant", nargs="*", default=[], help="key=value: a data: key, or search.sampler=…"
+    )
+    parser.add_argument("--name", default="tables")
+    parser.add_argument("--redo", action="store_true")
+    parser.add_argument("--jobs", type=int, default=1, help="runs side by side (timings rise)")
+    args = parser.parse_args()
+    variant = {k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in args.variant)}
+    rows = load_json(args.name) or []
+    todo = [
+        (table, seed)
+        for seed in args.seeds
+        for table in args.tables
+        if args.redo
+        or not any((r["table"], r["seed"]) == (table, seed) and r.get("ok") for r in rows)
+    ]
+    lock = threading.Lock()
+
+    def one(key: tuple[str, int]) -> None:
+        row = run_one(*key, variant)
+        print(*key, "ok" if row["ok"] else row.get("error"), f"{row['wall_s']:.0f} s", flush=True)
+        with lock:
+            rows[:] = [r for r in rows if (r["table"], r["seed"]) != key] + [row]
+            save_json(args.name, rows)
+
+    with ThreadPoolExecutor(args.jobs) as pool:
+        list(pool.map(one, todo))
+    write_report(f"{args.name}.md", summarise(rows, args.name, variant))
+
+
+if __name__ == "__main__":
+    main()
