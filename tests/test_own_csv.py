@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,7 @@ from sweepflow.defaults import auto_config
 from sweepflow.errors import DataError
 from sweepflow.metrics import best_threshold_f1, class_weights
 from sweepflow.model import ModelSpec, build_model, fit
+from sweepflow.preprocess import from_dict, to_dict
 from sweepflow.serving import decode
 from sweepflow.settings import Store
 
@@ -311,3 +313,16 @@ def test_zero_hidden_layers_is_a_linear_model_with_the_l2_on_its_head():
     assert [layer.name for layer in model.layers] == ["head"]
     assert model.get_layer("head").kernel_regularizer is not None
     assert model.count_params() == 5 + 1
+
+
+def test_quantile_scaling_is_fitted_on_train_and_travels_as_json(tmp_path):
+    frame = make_table("regression", n=300)
+    frame["x2"] = np.exp(frame["x2"])  # very skewed
+    path = minimal_task(tmp_path, "q", "regression", frame, data={"scaling": "quantile"})
+    data = prepare(load_task(str(path), tmp_path), tmp_path)
+    pre = data.preprocessor
+    assert pre.quantiles and len(pre.quantiles[0]) == 2  # x1, x2
+    skewed = data.x_train[:, 1]
+    assert abs(float(np.mean(skewed))) < 0.1 and 0.8 < float(np.std(skewed)) < 1.2
+    again = from_dict(json.loads(json.dumps(to_dict(pre)))).transform(data.raw_test)
+    np.testing.assert_allclose(again, data.x_test, rtol=1e-6)
