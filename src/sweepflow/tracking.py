@@ -132,7 +132,8 @@ class Tracker:
         import mlflow.data
         from mlflow.entities import DatasetInput, InputTag
 
-        dataset = mlflow.data.from_pandas(frame, source=source, name=name)
+        where = source if Path(source).exists() or "://" in source else None  # a file or URL
+        dataset = mlflow.data.from_pandas(frame, source=where, name=name)
         tag = InputTag("mlflow.data.context", context)
         self.client.log_inputs(run_id, [DatasetInput(dataset._to_mlflow_entity(), [tag])])
 

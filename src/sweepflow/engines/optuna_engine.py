@@ -130,14 +130,15 @@ def make_sampler(
         return optuna.samplers.GridSampler(grid_space(space), seed=seed)
     if name == "cmaes":
         return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
-    return optuna.samplers.TPESampler(
-        seed=seed,
-        n_startup_trials=startup_trials(budget),
-        multivariate=True,  # models how parameters work together (lr × batch size …)
-        group=True,  # units_3 exists only when layers ≥ 3: sample each group jointly
-        constant_liar=True,  # workers sharing the study do not pick the same point
-        warn_independent_sampling=False,
-    )
+    with warnings.catch_warnings():  # `group` is marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(
+            seed=seed,
+            n_startup_trials=startup_trials(budget),
+            multivariate=True,  # models how parameters work together (lr × batch size …)
+            group=True,  # units_3 exists only when layers ≥ 3: sample each group jointly
+            constant_liar=True,  # workers sharing the study do not pick the same point
+        )
 
 
 def startup_trials(budget: int) -> int:
@@ -173,7 +174,9 @@ class OptunaEngine:
                 f"{study.direction.name.lower()}, but {cfg.source_file} asks to {cfg.direction}; "
                 "use another task name or another store"
             )
-        study.set_metric_names([cfg.objective])  # optuna-dashboard shows it, not "Objective 0"
+        with warnings.catch_warnings():  # marked experimental in Optuna 5
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([cfg.objective])  # the dashboard shows it, not "Objective 0"
         for key, value in {
             "task": cfg.name,
             "kind": cfg.kind,
