@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import child_env, write_task
-from test_schedule import free_port
+from test_schedule import free_port, run
 
 from sweepflow.config import load_task
 from sweepflow.data import prepare
@@ -32,15 +32,7 @@ def test_the_served_champion_answers_raw_rows_like_the_pyfunc(tmp_path):
     store = Store(tmp_path / "store")
     env = child_env()
     tune = [sys.executable, "-m", "sweepflow", "tune", str(path), "--store", str(store.root)]
-    done = subprocess.run(
-        [*tune, "--data-dir", str(tmp_path)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    run([*tune, "--data-dir", str(tmp_path)], env)  # asserts it succeeded
     port = free_port()
     bin_dir = str(Path(sys.executable).parent)
     serve_env = {
