@@ -65,7 +65,12 @@ def fit_baselines(data: Prepared) -> Baselines:
     compact = is_compact(data.x_train)
     x_test = sparse.csr_matrix(data.x_test, dtype=np.float32) if compact else data.x_test
     y = np.concatenate([data.y_train, data.y_val])
-    cells = (len(y)) * data.n_features
+    cells = len(y) * data.n_features
+    if compact:  # multi-hot text: a sparse copy, never a dense float one
+        blocks = (data.x_train, data.x_val)
+        x = sparse.vstack([sparse.csr_matrix(b, dtype=np.float32) for b in blocks])
+    else:
+        x = np.concatenate([data.x_train, data.x_val])
     for name, model in _models(data.kind).items():
         if name == "hgb" and (compact or cells > HGB_MAX_CELLS):
             out.skipped[name] = (
@@ -73,11 +78,6 @@ def fit_baselines(data: Prepared) -> Baselines:
                 "HistGradientBoosting on this budget"
             )
             continue
-        if compact:  # multi-hot text: a sparse copy, never a dense float one
-            blocks = (data.x_train, data.x_val)
-            x = sparse.vstack([sparse.csr_matrix(b, dtype=np.float32) for b in blocks])
-        else:
-            x = np.concatenate([data.x_train, data.x_val])
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)

@@ -42,13 +42,10 @@ def check_task(cfg: TaskConfig, data_dir: Path) -> str:
         return f"{where}: " + "; ".join(parts)
     if d.source == "keras":
         name = d.name or ""
-        if name == "imdb" and any(
-            (root / "train").is_dir()
-            for root in (data_dir / "aclImdb", data_dir / "imdb" / "aclImdb")
-        ):
+        if name == "imdb" and any((r / "train").is_dir() for r in sources.acl_imdb_roots(data_dir)):
             return f"{name}: raw aclImdb/ folder under {data_dir}"
         looked = sources.keras_candidates(data_dir, _KERAS_FILES[name])
-        found = next((p for p in looked if p.is_file()), None)
+        found = sources.first_file(looked)
         if found is not None:
             return f"{name}: {found}"
         if offline():

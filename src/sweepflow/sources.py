@@ -49,7 +49,13 @@ def keras_candidates(data_dir: Path, relative: str) -> list[Path]:
     ]
 
 
-def _first(paths: list[Path]) -> Path | None:
+def acl_imdb_roots(data_dir: Path) -> tuple[Path, Path]:
+    """Where the raw aclImdb/ folder is looked for."""
+    return data_dir / "aclImdb", data_dir / "imdb" / "aclImdb"
+
+
+def first_file(paths: list[Path]) -> Path | None:
+    """The first of `paths` that is a file, or None."""
     return next((p for p in paths if p.is_file()), None)
 
 
@@ -78,7 +84,7 @@ def read_csv(
     looked = (
         [raw] if raw.is_absolute() else [data_dir / raw] + ([base_dir / raw] if base_dir else [])
     )
-    path = _first(looked)
+    path = first_file(looked)
     if path is None:
         if not d.url:
             raise DataError(
@@ -156,7 +162,7 @@ def sklearn_frame(name: str) -> tuple[pd.DataFrame, str]:
 def boston_housing(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """Boston housing as train/test frames (Keras' split: seed 113, 20 % test)."""
     looked = keras_candidates(data_dir, "boston_housing.npz")
-    path = _first(looked)
+    path = first_file(looked)
     if path is None:
         from keras.datasets import boston_housing as bh
 
@@ -192,7 +198,7 @@ def fashion_mnist(data_dir: Path) -> tuple[tuple, tuple, str]:
         "t10k-labels-idx1-ubyte.gz",
         "t10k-images-idx3-ubyte.gz",
     ]
-    found = [_first(keras_candidates(data_dir, f"fashion-mnist/{n}")) for n in names]
+    found = [first_file(keras_candidates(data_dir, f"fashion-mnist/{n}")) for n in names]
     if any(p is None for p in found):
         from keras.datasets import fashion_mnist as fm
 
@@ -249,12 +255,12 @@ def _keras_word_npz(path: Path, name: str, num_words: int) -> tuple[tuple, tuple
 def word_data(name: str, data_dir: Path, num_words: int) -> tuple[tuple, tuple, str, bool]:
     """imdb (raw aclImdb text preferred) or reuters; returns (train, test, origin, is_text)."""
     if name == "imdb":
-        for root in (data_dir / "aclImdb", data_dir / "imdb" / "aclImdb"):
+        for root in acl_imdb_roots(data_dir):
             if (root / "train").is_dir() and (root / "test").is_dir():
                 train, test = _read_acl_imdb(root)
                 return train, test, str(root), True
     looked = keras_candidates(data_dir, f"{name}.npz")
-    path = _first(looked)
+    path = first_file(looked)
     if path is not None:
         train, test = _keras_word_npz(path, name, num_words)
         return train, test, str(path), False
