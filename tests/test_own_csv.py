@@ -224,6 +224,7 @@ def test_imbalanced_binary_with_f1_objective_end_to_end(tmp_path):
     for t in study.trials:
         run = by_id[t.user_attrs["mlflow_run_id"]]
         assert run.data.tags["trial_number"] == str(t.number)
+        assert run.data.tags["mlflow.user"]  # the UI's "Created by"
 
     # the baselines' test metrics are what a direct scikit-learn fit on the same rows gives
     data = prepare(load_task(str(path), tmp_path), tmp_path)

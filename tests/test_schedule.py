@@ -152,3 +152,7 @@ def test_a_cron_schedule_fires_on_a_real_server_and_the_retrain_decides(tmp_path
     )
     assert retrains and all(r.info.status == "FINISHED" for r in retrains)
     assert "decision.reason" in retrains[0].data.tags
+    # Prefect's own CLI lists the scheduled run by its name (it answered 422 on fastapi >= 0.151)
+    prefect = [str(Path(sys.executable).parent / "prefect"), "flow-run", "ls"]
+    listed = run(prefect, {**env, "COLUMNS": "250"}).stdout  # a wide table: names unclipped
+    assert f"retrain-{task}-" in listed, listed[-2000:]

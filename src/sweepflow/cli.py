@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import ClassVar
 
+from sweepflow.backend import import_backend
 from sweepflow.cli_args import build_parser
 from sweepflow.config import DEFAULT_TASKS, TaskConfig, known_tasks, load_task
 from sweepflow.errors import SweepflowError
@@ -59,6 +60,7 @@ ECHOES = (
     "mlflow.tracking._model_registry.client",  # "Created version '1' of model …"
     "mlflow.store.db.utils",  # "Creating initial MLflow database tables…"
     "alembic.runtime.migration",
+    "mlflow.pyfunc",  # "Validating input example against model signature"
 )
 
 
@@ -123,6 +125,7 @@ def _open_store(path: str, args: argparse.Namespace | None = None) -> Store:
     store = Store.from_env(Path(path))
     store.ensure()
     configure_environment(store)
+    import_backend(getattr(args, "verbose", 0))  # the store's modules import Keras
     with store_lock(store):  # one process at a time creates (or migrates) the databases
         init_shared_stores(store)
     logging.getLogger("sweepflow").setLevel(logging.INFO)
@@ -157,8 +160,7 @@ def _tune(args: argparse.Namespace) -> int:
 
     quiet_user_errors()
     if not args.verbose:
-        quiet_echoes()
-
+        quiet_echoes()  # again: importing Prefect sets up its loggers anew
     reports = []
     for cfg in configs:
         with WorkerPool(cfg, args, args.workers - 1):
@@ -261,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     adopt_user_tracking_uri()
     signal.signal(signal.SIGTERM, _interrupt)
+    if not getattr(args, "verbose", 0):
+        quiet_echoes()  # before the store opens: its schema creation is one of the echoes
     try:
         check_environment()
         if args.command == "tune":

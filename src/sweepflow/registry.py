@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import tempfile
@@ -237,7 +239,12 @@ def register_version(
         uri = log_final_model(tracker, run_id, data, evaluation, Path(tmp))
     tags = {key: repr(float(value)) for key, value in evaluation.metrics.items()}
     tags.update({"run_id": run_id, "headline_metric": evaluation.headline})
-    return str(mlflow.register_model(uri, name, tags=tags).version)
+    # MLflow prints "Successfully registered model" / "Created version" straight to stderr; they
+    # follow the registry logger's level, which the CLI lowers unless VERBOSE=1
+    echo = logging.getLogger("mlflow.tracking._model_registry.client").isEnabledFor(logging.INFO)
+    with contextlib.nullcontext() if echo else contextlib.redirect_stderr(io.StringIO()):
+        version = mlflow.register_model(uri, name, tags=tags)
+    return str(version.version)
 
 
 def register(

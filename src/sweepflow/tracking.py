@@ -88,9 +88,19 @@ class Tracker:
         self.uri = tracking_uri
         self.artifact_root = Path(artifact_root) if artifact_root is not None else None
         self.enabled = enabled
+        self._context: dict[str, str] | None = None
         self.client = (
             MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri) if enabled else None
         )
+
+    def _context_tags(self) -> dict[str, str]:
+        """MLflow's own run context (user, source, git commit), resolved once per tracker."""
+        if self._context is None:
+            from mlflow.tracking.context.registry import resolve_tags
+
+            self._context = {k: str(v) for k, v in resolve_tags().items()}
+            self._context["mlflow.source.name"] = "sweepflow"
+        return self._context
 
     @classmethod
     def disabled(cls) -> Tracker:
@@ -147,7 +157,7 @@ class Tracker:
         """Open a run (nested under `parent_id` when given)."""
         if not self.enabled:
             return uuid.uuid4().hex
-        all_tags = flatten(tags or {})
+        all_tags = {**self._context_tags(), **flatten(tags or {})}
         if parent_id:
             all_tags["mlflow.parentRunId"] = parent_id
         return self.client.create_run(experiment_id, run_name=name, tags=all_tags).info.run_id
