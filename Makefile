@@ -37,7 +37,7 @@ endif
 
 .PHONY: help install tune worker retrain server schedule serve serve-model tasks validate ui \
   dashboard \
-  bench-engines bench-tables \
+  bench-engines bench-tables bench-task-times \
   bench-workers bench bench-quality bench-memory bench-tracking bench-pruning test test-slow lint \
   format lock clean
 
@@ -100,6 +100,9 @@ bench: bench-quality bench-memory bench-tracking bench-pruning bench-workers ## 
 
 bench-quality: install ## Test metric (3 seeds), peak RSS, fixed cost per trial: make tune per task
 	cd bench && ../$(PY) quality.py
+
+bench-task-times: install ## Wall time and peak RSS of one default run per built-in task (make tasks)
+	cd bench && ../$(PY) task_times.py
 
 bench-memory: install ## RSS across a 50-trial tracked study (+ imdb peak RSS from bench-quality)
 	cd bench && ../$(PY) memory.py

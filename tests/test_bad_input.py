@@ -589,3 +589,110 @@ def test_a_storage_file_that_is_missing_gives_one_line(tmp_path, capsys, monkeyp
     assert cli.main(["tune", str(path), "--store", str(tmp_path / "store")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "SWEEPFLOW_STORAGE_FILE" in err[0]
+
+
+@pytest.mark.parametrize("loss", ["empty", "deleted"])
+def test_a_lost_study_beside_mlflow_trials_is_refused_not_restarted(
+    tmp_path, capsys, monkeypatch, loss
+):
+    """An empty or missing optuna.db while MLflow holds the task's trials: refuse, write nothing."""
+    from mlflow import MlflowClient
+
+    from sweepflow.settings import Store
+
+    monkeypatch.setenv("SWEEPFLOW_DATA_DIR", str(tmp_path))
+    path = write_task(tmp_path, "kept", "binary")
+    store = Store(tmp_path / "store")
+    store.root.mkdir()
+    client = MlflowClient(store.mlflow_uri)
+    exp = client.create_experiment("kept")
+    parent = client.create_run(exp, tags={"sweepflow.role": "search"}).info.run_id
+    client.create_run(
+        exp, tags={"sweepflow.role": "trial", "mlflow.parentRunId": parent}, run_name="trial-0"
+    )
+    db = store.root / "optuna.db"
+    if loss == "empty":
+        db.write_bytes(b"")  # `truncate -s 0 optuna.db`
+    capsys.readouterr()  # MLflow's own schema-creation lines, from making the store above
+    assert cli.main(["tune", str(path), "--store", str(store.root)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("sweepflow: error:"), err
+    assert "no study 'kept'" in err[0] and "another name" in err[0]
+    # the two runs above only: no parent run, no study, no trial written
+    assert store_rows(store.root) == {"runs": 2, "experiments": 1, "studies": 0, "trials": 0}
+
+
+def test_leftovers_of_an_interrupted_migration_are_named_with_their_repair(
+    tmp_path, capsys, monkeypatch
+):
+    """`table _alembic_tmp_experiments already exists` becomes one line with the exact repair."""
+    import re
+
+    from mlflow import MlflowClient
+
+    from sweepflow.settings import Store
+    from sweepflow.workers import init_shared_stores
+
+    monkeypatch.setenv("SWEEPFLOW_DATA_DIR", str(tmp_path))
+    path = write_task(tmp_path, "migrated", "binary")
+    store = Store(tmp_path / "store")
+    store.root.mkdir()
+    MlflowClient(store.mlflow_uri).search_experiments()  # a store with its schema
+    db = store.root / "mlflow.db"
+    with sqlite3.connect(db) as con:  # what a migration cut off mid-copy leaves
+        con.execute("create table _alembic_tmp_experiments as select * from experiments")
+    capsys.readouterr()
+    assert cli.main(["tune", str(path), "--store", str(store.root)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("sweepflow: error:"), err
+    assert "interrupted schema migration" in err[0]
+    assert "DROP TABLE _alembic_tmp_experiments;" in err[0]
+    # the repair it names works: the store opens again
+    sql = re.search(r'sqlite3 \S+ "([^"]+)"', err[0]).group(1)
+    with sqlite3.connect(db) as con:
+        con.executescript(sql)
+    init_shared_stores(store)
+
+
+@pytest.mark.parametrize(
+    ("name", "url", "words"),
+    [
+        ("MLFLOW_TRACKING_URI", "foo://bar", "unsupported URI 'foo://bar'"),
+        ("MLFLOW_TRACKING_URI", "http://127.0.0.1:9", "no MLflow tracking server answers"),
+        ("MLFLOW_TRACKING_URI", "http://not a url", "no MLflow tracking server answers"),
+        ("MLFLOW_TRACKING_URI", "https://127.0.0.1:9/mlflow", "no MLflow tracking server"),
+        (
+            "MLFLOW_TRACKING_URI",
+            "postgresql://postgres@127.0.0.1:5432/sweepflow_no_such_db",
+            "cannot open the MLflow store",
+        ),
+        (
+            "MLFLOW_TRACKING_URI",
+            "postgresql://postgres@127.0.0.1:1/test",
+            "cannot open the MLflow store",
+        ),
+        (
+            "SWEEPFLOW_STORAGE",
+            "postgresql://postgres@127.0.0.1:5432/sweepflow_no_such_db",
+            "cannot open the Optuna storage",
+        ),
+        ("SWEEPFLOW_STORAGE", "mysql://nobody@127.0.0.1:1/x", "cannot open the Optuna storage"),
+    ],
+)
+def test_a_bad_or_dead_store_url_fails_fast_with_one_line(
+    tmp_path, capsys, monkeypatch, name, url, words
+):
+    """Wrong scheme, dead server, missing database: one line in seconds, no run written."""
+    import time
+
+    monkeypatch.setenv("SWEEPFLOW_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv(name, url)
+    path = write_task(tmp_path, "bad_url", "binary")
+    store = tmp_path / "store"
+    start = time.monotonic()
+    assert cli.main(["tune", str(path), "--store", str(store)]) == 2
+    assert time.monotonic() - start < 60  # not minutes of retries
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("sweepflow: error:"), err
+    assert words in err[0]
+    assert store_rows(store) == {"runs": 0, "experiments": 0, "studies": 0, "trials": 0}

@@ -30,6 +30,15 @@ def test_tasks_lists_the_builtin_tasks():
     assert imdb.split()[1:3] == ["binary", "keras:imdb"] and "trials" in imdb
 
 
+def test_tasks_rough_time_comes_from_the_measured_run():
+    from sweepflow.cli import _rough_time
+
+    times = {"quick": {"wall_s": 44.6}, "long": {"wall_s": 610.0}}
+    assert _rough_time("quick", times) == "~45 s"
+    assert _rough_time("long", times) == "~10 min"
+    assert _rough_time("never_run", times) == "—"
+
+
 def test_unknown_task(tmp_path):
     out = cli("tune", "imbd", "--store", str(tmp_path / "s"))
     assert out.returncode == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -26,7 +27,12 @@ from sweepflow.settings import (
     redact,
     store_lock,
 )
-from sweepflow.workers import WorkerPool, init_shared_stores, threads_per_worker
+from sweepflow.workers import (
+    WorkerPool,
+    check_study_kept,
+    init_shared_stores,
+    threads_per_worker,
+)
 
 
 class _NoTracebackForUserErrors(logging.Filter):
@@ -83,9 +89,22 @@ def load_all(names: list[str], spaces: Path, **overrides: object) -> list[TaskCo
     return [load_task(n, spaces).with_overrides(**overrides) for n in expand(names)]
 
 
+# Measured wall time of one default run per built-in task (make bench-task-times).
+TASK_TIMES = Path(__file__).resolve().parents[2] / "bench" / "results" / "task_times.json"
+
+
+def _rough_time(name: str, times: dict) -> str:
+    """'~3 min' from the measured run of a built-in task, '—' for one never measured."""
+    wall = times.get(name, {}).get("wall_s")
+    if wall is None:
+        return "—"
+    return f"~{wall:.0f} s" if wall < 90 else f"~{wall / 60:.0f} min"
+
+
 def task_table(spaces: Path) -> str:
-    """The built-in tasks, one line each: kind, data, budget, ranking and final model."""
-    rows = [("task", "kind", "data", "budget", "ranking", "final model")]
+    """The built-in tasks, one line each: kind, data, budget, ranking, final model, rough time."""
+    times = json.loads(TASK_TIMES.read_text())["tasks"] if TASK_TIMES.is_file() else {}
+    rows = [("task", "kind", "data", "budget", "ranking", "final model", "time (2 cores)")]
     for name in known_tasks(spaces):
         cfg = load_task(name, spaces)
         d = cfg.data
@@ -97,7 +116,7 @@ def task_table(spaces: Path) -> str:
         final = (
             f"mean of {cfg.final.ensemble} ({cfg.final.members})" if cfg.final.ensemble > 1 else "1"
         )
-        rows.append((name, cfg.kind, str(data), budget, ranking, final))
+        rows.append((name, cfg.kind, str(data), budget, ranking, final, _rough_time(name, times)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
@@ -154,6 +173,7 @@ def _tune(args: argparse.Namespace) -> int:
                 )
     check_data(configs, args.data_dir)  # the data fits the task: before anything is written
     store = _open_store(args.store, args)
+    check_study_kept(store, configs)  # a lost study is never silently started again
     if args.workers > 1:
         os.environ["SWEEPFLOW_THREADS"] = str(threads_per_worker(args.workers))
     from flows.tune import tune  # imports Prefect, TensorFlow: only once the input is valid

@@ -134,6 +134,10 @@ class Tracker:
         """The experiment's description (MLflow shows the note on the experiment page)."""
         if self.enabled:
             self.client.set_experiment_tag(experiment_id, "mlflow.note.content", text)
+            # the UI opens a model-training experiment on its runs table, not the GenAI overview
+            self.client.set_experiment_tag(
+                experiment_id, "mlflow.experimentKind", "custom_model_development"
+            )
 
     def log_dataset(self, run_id: str, frame: Any, name: str, source: str, context: str) -> None:
         """Record a table a run used (`mlflow.log_input`: its name, digest, schema, source)."""
