@@ -293,3 +293,88 @@ def test_a_diverging_trial_and_an_out_of_memory_trial_fail_with_reasons_and_the_
     exp = client.get_experiment_by_name("tiny_bad_trials").experiment_id
     (run,) = client.search_runs([exp], "tags.state = 'failed'")
     assert run.info.status == "FAILED" and "diverged" in run.data.tags["failure_reason"]
+
+
+def store_processes(store: Path) -> list[int]:
+    """Live processes whose environment points at `store` (sweepflow, workers, Prefect server)."""
+    marker = f"PREFECT_HOME={store.resolve() / 'prefect'}".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if marker in (proc / "environ").read_bytes().split(b"\0"):
+                state = (proc / "stat").read_text().split(")")[-1].split()[0]
+                if state != "Z":
+                    found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.slow  # two real `sweepflow tune` processes (~1-2 min); CI runs it (make test-slow)
+@pytest.mark.parametrize("how", ["SIGTERM to the group", "SIGHUP"])
+def test_a_supervisors_signal_ends_like_ctrl_c_and_leaves_no_process(tmp_path, how):
+    """`kill -TERM -- -PGID` (systemd, docker stop, CI) or a hang-up mid-trial: the trial FAIL in
+    Optuna and failed in MLflow, the parent interrupted and resumable, exit 130 in seconds with no
+    traceback, and no process of the command left (its temporary Prefect server included)."""
+    task = "tiny_signals"
+    yaml_path = write_task(
+        tmp_path,
+        task,
+        "regression",
+        make_table("regression", n=3000),
+        overrides={
+            "search": {"trials": 3, "seed": 3, "pruner": "none"},
+            "training": {"patience": 40},
+            "space": {"layers": 1, "units": 16, "learning_rate": 0.003, "optimizer": "adam"}
+            | {"batch_size": 16, "epochs": 40},
+        },
+    )
+    store = Store(tmp_path / "store")
+    db = store.root / "mlflow.db"
+    env = child_env(SWEEPFLOW_DATA_DIR=str(tmp_path))
+    env.pop("PREFECT_API_URL", None)  # the command starts (and owns) its temporary server
+    args = ["tune", str(yaml_path), "--store", str(store.root)]
+    proc = sweepflow_proc(args, env)
+    wait_mid_trial(proc, db, finished_at_least=1)
+    sent = time.monotonic()
+    if how == "SIGHUP":
+        proc.send_signal(signal.SIGHUP)
+    else:
+        os.killpg(proc.pid, signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    took = time.monotonic() - sent
+    assert proc.returncode == 130, err[-3000:]
+    assert took < 15, f"exit took {took:.0f} s"
+    assert "Traceback" not in err, err[-3000:]
+    assert err.strip().splitlines()[-1].startswith("sweepflow: interrupted")
+    deadline = time.monotonic() + 10
+    while store_processes(store.root) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert store_processes(store.root) == []
+
+    client = MlflowClient(store.mlflow_uri)
+    exp = client.get_experiment_by_name(task).experiment_id
+    (parent,) = client.search_runs([exp], "tags.`sweepflow.role` = 'search'")
+    assert parent.info.status == "KILLED", parent.data.tags
+    assert parent.data.tags["sweepflow.session"] == "open"
+    assert parent.data.tags["sweepflow.stage"] == "interrupted"
+    assert trial_runs(db).get("RUNNING", 0) == 0
+    states = [
+        t.state for t in optuna.load_study(study_name=task, storage=store.study_storage).trials
+    ]
+    assert optuna.trial.TrialState.RUNNING not in states
+    assert optuna.trial.TrialState.FAIL in states
+
+    # the re-run resumes the same session and runs only what its budget still misses
+    again = sweepflow_proc(args, env)
+    out, err = again.communicate(timeout=400)
+    assert again.returncode == 0, err[-3000:]
+    assert "resuming the interrupted search run" in err + out
+    (parent,) = client.search_runs([exp], "tags.`sweepflow.role` = 'search'")
+    assert parent.data.tags["sweepflow.session"] == "closed"
+    study = optuna.load_study(study_name=task, storage=store.study_storage)
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == 3  # the budget, not a fresh budget on top
+    assert store_processes(store.root) == []

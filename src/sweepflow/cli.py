@@ -15,6 +15,7 @@ from sweepflow.backend import import_backend
 from sweepflow.cli_args import build_parser
 from sweepflow.config import DEFAULT_TASKS, TaskConfig, known_tasks, load_task
 from sweepflow.errors import SweepflowError
+from sweepflow.prefect_server import prefect_api
 from sweepflow.settings import (
     LOCKED_HINT,
     STORAGE_ENV,
@@ -176,25 +177,27 @@ def _tune(args: argparse.Namespace) -> int:
     check_study_kept(store, configs)  # a lost study is never silently started again
     if args.workers > 1:
         os.environ["SWEEPFLOW_THREADS"] = str(threads_per_worker(args.workers))
-    from flows.tune import tune  # imports Prefect, TensorFlow: only once the input is valid
+    with prefect_api(store.root / "prefect") as ready:
+        from flows.tune import tune  # imports Prefect, TensorFlow: only once the input is valid
 
-    quiet_user_errors()
-    if not args.verbose:
-        quiet_echoes()  # again: importing Prefect sets up its loggers anew
-    reports = []
-    for cfg in configs:
-        with WorkerPool(cfg, args, args.workers - 1):
-            report = tune(
-                cfg.source_file,
-                trials=args.trials,
-                engine=args.engine,
-                seed=args.seed,
-                store=args.store,
-                data_dir=args.data_dir,
-                spaces_dir=args.spaces,
-                verbose=args.verbose,
-            )
-        reports.append(report)
+        quiet_user_errors()
+        if not args.verbose:
+            quiet_echoes()  # again: importing Prefect sets up its loggers anew
+        ready()
+        reports = []
+        for cfg in configs:
+            with WorkerPool(cfg, args, args.workers - 1):
+                report = tune(
+                    cfg.source_file,
+                    trials=args.trials,
+                    engine=args.engine,
+                    seed=args.seed,
+                    store=args.store,
+                    data_dir=args.data_dir,
+                    spaces_dir=args.spaces,
+                    verbose=args.verbose,
+                )
+            reports.append(report)
     _print_summary("sweepflow summary", reports)
     print(
         f"Browse them: make ui  (MLflow on http://127.0.0.1:5000, store {redact(store.mlflow_uri)})"
@@ -219,14 +222,18 @@ def _worker(args: argparse.Namespace) -> int:
 
 def _retrain(args: argparse.Namespace) -> int:
     configs = load_all(args.tasks, Path(args.spaces))
-    _open_store(args.store)
-    from flows.retrain import retrain
+    store = _open_store(args.store)
+    with prefect_api(store.root / "prefect") as ready:
+        from flows.retrain import retrain
 
-    quiet_user_errors()
-    reports = [
-        retrain(cfg.source_file, store=args.store, data_dir=args.data_dir, spaces_dir=args.spaces)
-        for cfg in configs
-    ]
+        quiet_user_errors()
+        ready()
+        reports = [
+            retrain(
+                cfg.source_file, store=args.store, data_dir=args.data_dir, spaces_dir=args.spaces
+            )
+            for cfg in configs
+        ]
     _print_summary("sweepflow retrain summary", reports)
     return 0
 
@@ -254,7 +261,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # SIGTERM closes the running trial like Ctrl-C does
+    raise KeyboardInterrupt  # SIGTERM and SIGHUP close the running trial like Ctrl-C does
 
 
 def _dashboard(args: argparse.Namespace) -> int:
@@ -283,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     adopt_user_tracking_uri()
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)  # the terminal closed, or a supervisor's hang-up
     if not getattr(args, "verbose", 0):
         quiet_echoes()  # before the store opens: its schema creation is one of the echoes
     try:

@@ -110,10 +110,10 @@ def run_search(
                 tracker.log_files(parent, [space_file])
             summary = engine.search(cfg, recorder, Path(tmp))
             tracker.log_files(parent, summary.figures, "plots")
-    except (KeyboardInterrupt, SystemExit) as exc:
-        interrupted(tracker, parent, type(exc).__name__)
-        raise
     except BaseException as exc:
+        if not isinstance(exc, Exception):  # Ctrl-C, SIGTERM/SIGHUP, a library's stop signal
+            interrupted(tracker, parent, type(exc).__name__)
+            raise
         tracker.log(parent, tags={"failure_reason": f"{type(exc).__name__}: {exc}"[:500]})
         close(tracker, parent, stage="search failed", status="FAILED")
         raise

@@ -203,7 +203,14 @@ class OptunaEngine:
             trial.set_user_attr("session", session)
             params = suggest(cfg.space, trial)
             pruning = EpochPruning(trial, cfg.objective)
-            outcome = recorder(params, trial.number, [pruning], lambda: pruning.pruned)
+            try:
+                outcome = recorder(params, trial.number, [pruning], lambda: pruning.pruned)
+            except BaseException as exc:
+                if isinstance(exc, Exception | KeyboardInterrupt):
+                    raise
+                # a termination signal a library raised (Prefect's TerminationSignal on SIGTERM):
+                # Optuna fails the trial as it does for Ctrl-C, and the search ends interrupted
+                raise KeyboardInterrupt(type(exc).__name__) from exc
             outcomes.append(outcome)
             if outcome.run_id:  # the Optuna trial points at its MLflow run (and back: a tag)
                 trial.set_user_attr("mlflow_run_id", outcome.run_id)
