@@ -83,10 +83,11 @@ def tune_subprocess(task: str, seed: int, store: Path, spaces: Path | None = Non
         ["/usr/bin/time", "-v", *cmd], cwd=ROOT, env=env, capture_output=True, text=True
     )
     wall = time.perf_counter() - start
-    log = RESULTS / f"{task}-seed{seed}-{store.name}.log"
+    name = Path(task).stem  # a built-in task's name, or a task YAML's file name
+    log = RESULTS / f"{name}-seed{seed}-{store.name}.log"
     log.write_text(proc.stdout + "\n" + proc.stderr)
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
-    line = next((ln for ln in proc.stdout.splitlines() if ln.strip().startswith(f"{task}:")), "")
+    line = next((ln for ln in proc.stdout.splitlines() if ln.strip().startswith(f"{name}:")), "")
     test = {k: float(v) for k, v in re.findall(r"(test_\w+)=([-\d.]+)", line)}
     best = re.search(r"best (val_\w+)=([-\d.]+)", line)
     return {

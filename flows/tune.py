@@ -58,8 +58,12 @@ def tune(
     data = prepare_data(cfg, resolve_data_dir(data_dir))
     cfg = pipeline.stage_size(cfg, data)  # a YAML without space: sized from the table
     found = search(cfg, data, where, verbose)
-    evaluation = evaluate(cfg, data, found, where, verbose)
-    compared = baselines(cfg, data, found, evaluation, where)
-    decision = register(cfg, data, found, evaluation, where)
+    with pipeline.finishing(cfg, found, where) as done_elsewhere:
+        if done_elsewhere is not None:  # a second `tune` on the same session: report, not redo
+            done_elsewhere.seconds = time.perf_counter() - start
+            return done_elsewhere
+        evaluation = evaluate(cfg, data, found, where, verbose)
+        compared = baselines(cfg, data, found, evaluation, where)
+        decision = register(cfg, data, found, evaluation, where)
     seconds = time.perf_counter() - start
     return pipeline.report(cfg, found, evaluation, decision, seconds, compared)

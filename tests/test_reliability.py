@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -378,3 +379,64 @@ def test_a_supervisors_signal_ends_like_ctrl_c_and_leaves_no_process(tmp_path, h
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(complete) == 3  # the budget, not a fresh budget on top
     assert store_processes(store.root) == []
+
+
+def _can_freeze(folder: Path) -> bool:
+    """True where `chattr +i` works here (root on ext4/xfs): the real read-only fault."""
+    probe = folder / "chattr-probe"
+    probe.write_text("x")
+    frozen = subprocess.run(["chattr", "+i", str(probe)], capture_output=True).returncode == 0
+    if frozen:
+        subprocess.run(["chattr", "-i", str(probe)], check=True)
+        try:
+            probe.write_text("y")
+        except OSError:
+            return False
+    return frozen and os.geteuid() == 0
+
+
+@pytest.mark.slow  # two real `sweepflow tune` processes (~1-2 min); CI runs it (make test-slow)
+def test_a_store_that_turns_read_only_mid_run_ends_in_one_line_and_resumes(tmp_path):
+    """`chattr -R +i store` after a trial: exit 2 in seconds with one `sweepflow: error:` line
+    naming the store, no traceback; made writable again, the same command resumes the search."""
+    if shutil.which("chattr") is None or not _can_freeze(tmp_path):
+        pytest.skip("needs chattr +i (root on ext4/xfs) to make the store really read-only")
+    task = "tiny_readonly"
+    yaml_path = write_task(
+        tmp_path,
+        task,
+        "regression",
+        make_table("regression", n=3000),
+        overrides={
+            "search": {"trials": 3, "seed": 3, "pruner": "none"},
+            "training": {"patience": 40},
+            "space": {"layers": 1, "units": 16, "learning_rate": 0.003, "optimizer": "adam"}
+            | {"batch_size": 16, "epochs": 40},
+        },
+    )
+    store = Store(tmp_path / "store")
+    db = store.root / "mlflow.db"
+    env = child_env(SWEEPFLOW_DATA_DIR=str(tmp_path))
+    env.pop("PREFECT_API_URL", None)
+    args = ["tune", str(yaml_path), "--store", str(store.root)]
+    proc = sweepflow_proc(args, env)
+    wait_mid_trial(proc, db, finished_at_least=1)
+    subprocess.run(["chattr", "-R", "+i", str(store.root)], check=True)
+    try:
+        frozen_at = time.monotonic()
+        out, err = proc.communicate(timeout=180)
+        took = time.monotonic() - frozen_at
+    finally:
+        subprocess.run(["chattr", "-R", "-i", str(store.root)], check=True)
+    assert proc.returncode == 2, err[-3000:]
+    assert took < 60, f"{took:.0f} s to give up"
+    assert "Traceback" not in err, err[-3000:]
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"sweepflow: error: the store {store.root}"), last
+    assert "run the same command" in last
+
+    again = sweepflow_proc(args, env)
+    out, err = again.communicate(timeout=400)
+    assert again.returncode == 0, err[-3000:]
+    assert "resuming the interrupted search run" in err + out or "resum" in err + out
+    assert trial_runs(db).get("RUNNING", 0) == 0

@@ -45,3 +45,38 @@ def test_four_processes_opening_a_fresh_store_at_once_all_succeed(tmp_path, roun
     assert client.create_experiment(f"after-{round_}")  # the schema is complete and usable
     with sqlite3.connect(root / "optuna.db") as db:
         assert db.execute("select count(*) from version_info").fetchone()[0] == 1
+
+
+@pytest.mark.slow  # two real `sweepflow tune` processes at once (~1-2 min)
+def test_two_tunes_of_one_task_at_once_share_the_budget_and_register_once(tmp_path):
+    """Both join one session; the first to finish evaluates and registers, the other reports it."""
+    from conftest import write_task
+
+    task = "tiny_twice"
+    path = write_task(tmp_path, task, "multiclass", overrides={"search": {"trials": 4}})
+    store = Store(tmp_path / "store")
+    cmd = [sys.executable, "-m", "sweepflow", "tune", str(path), "--store", str(store.root)]
+    cmd += ["--data-dir", str(tmp_path)]
+    procs = [
+        subprocess.Popen(
+            cmd,
+            cwd=REPO,
+            env=child_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=600) for p in procs]
+    for proc, (_, err) in zip(procs, outs, strict=True):
+        assert proc.returncode == 0, err[-3000:]
+    client = MlflowClient(store.mlflow_uri, registry_uri=store.mlflow_uri)
+    versions = client.search_model_versions(f"name = '{task}'")
+    assert [v.version for v in versions] == ["1"]  # registered once
+    logs = [out + err for out, err in outs]
+    assert sum("another process already evaluated" in text for text in logs) == 1
+    assert all("registered v1" in out for out, _ in outs)  # both summaries name the version
+    exp = client.get_experiment_by_name(task).experiment_id
+    parents = client.search_runs([exp], "tags.`sweepflow.role` = 'search'")
+    assert len(parents) == 1 and parents[0].data.tags["sweepflow.stage"] == "registered"

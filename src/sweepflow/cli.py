@@ -75,6 +75,8 @@ def quiet_echoes() -> None:
     """Keep the console to sweepflow's own lines: Prefect task chatter and MLflow echoes off."""
     for name in ECHOES:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # "SQLAlchemy database error" + a traceback, for an exception MLflow raises anyway
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 
 
 def expand(names: list[str]) -> list[str]:
@@ -177,7 +179,7 @@ def _tune(args: argparse.Namespace) -> int:
     check_study_kept(store, configs)  # a lost study is never silently started again
     if args.workers > 1:
         os.environ["SWEEPFLOW_THREADS"] = str(threads_per_worker(args.workers))
-    with prefect_api(store.root / "prefect") as ready:
+    with prefect_api() as ready:
         from flows.tune import tune  # imports Prefect, TensorFlow: only once the input is valid
 
         quiet_user_errors()
@@ -222,8 +224,8 @@ def _worker(args: argparse.Namespace) -> int:
 
 def _retrain(args: argparse.Namespace) -> int:
     configs = load_all(args.tasks, Path(args.spaces))
-    store = _open_store(args.store)
-    with prefect_api(store.root / "prefect") as ready:
+    _open_store(args.store)
+    with prefect_api() as ready:
         from flows.retrain import retrain
 
         quiet_user_errors()

@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sweepflow.config import TaskConfig
 from sweepflow.data import Prepared, prepare
 from sweepflow.defaults import auto_config, size_class
 from sweepflow.engines import make_engine
+from sweepflow.errors import SweepflowError
 from sweepflow.evaluate import Evaluation, final_evaluate
 from sweepflow.registry import Decision, register
 from sweepflow.search import SearchResult, run_search, run_worker
 from sweepflow.session import close
-from sweepflow.settings import Store
+from sweepflow.settings import Store, store_fault_error, store_lock
 from sweepflow.space import SearchSpace
 from sweepflow.tracking import Tracker
 
 log = logging.getLogger("sweepflow")
+T = TypeVar("T")
 
 
 @dataclass
@@ -49,6 +55,30 @@ class TuneReport:
             f"{self.seconds:.0f} s; run {self.parent_run_id}"
         )
         return main + (f"\n    {self.baselines}" if self.baselines else "")
+
+
+def guards_store(stage: Callable[..., T]) -> Callable[..., T]:
+    """A stage whose failure, when the store broke under it, ends in one clear error.
+
+    A store that turns read-only, fills up or is corrupted mid-run makes MLflow and Optuna raise
+    from deep inside (and log their tracebacks); the store is then asked what is wrong.
+    """
+    signature = inspect.signature(stage)
+
+    @functools.wraps(stage)
+    def guarded(*args: Any, **kwargs: Any) -> T:
+        try:
+            return stage(*args, **kwargs)
+        except Exception as exc:
+            if isinstance(exc, SweepflowError):
+                raise
+            store = signature.bind(*args, **kwargs).arguments["store"]
+            reason = store.fault()
+            if reason is None:
+                raise
+            raise store_fault_error(store, reason) from None
+
+    return guarded
 
 
 def stage_prepare(cfg: TaskConfig, data_dir: Path) -> Prepared:
@@ -107,6 +137,7 @@ def describe(space: SearchSpace) -> str:
     return ", ".join(parts)
 
 
+@guards_store
 def stage_search(cfg: TaskConfig, data: Prepared, store: Store, verbose: int = 0) -> SearchResult:
     """Run the search with the task's engine, tracked in the store."""
     from sweepflow.model import configure_devices
@@ -123,6 +154,7 @@ def stage_search(cfg: TaskConfig, data: Prepared, store: Store, verbose: int = 0
     return run_search(cfg, data, Tracker.for_store(store), engine, device=device, verbose=verbose)
 
 
+@guards_store
 def stage_evaluate(
     cfg: TaskConfig, data: Prepared, search: SearchResult, store: Store, verbose: int = 0
 ) -> Evaluation:
@@ -159,6 +191,7 @@ def stage_evaluate(
     return evaluation
 
 
+@guards_store
 def stage_baselines(
     cfg: TaskConfig, data: Prepared, search: SearchResult, evaluation: Evaluation, store: Store
 ) -> str:
@@ -191,6 +224,7 @@ def stage_baselines(
     return line
 
 
+@guards_store
 def stage_register(
     cfg: TaskConfig, data: Prepared, search: SearchResult, evaluation: Evaluation, store: Store
 ) -> Decision:
@@ -201,6 +235,45 @@ def stage_register(
     return decision
 
 
+@contextmanager
+def finishing(cfg: TaskConfig, search: SearchResult, store: Store) -> Iterator[TuneReport | None]:
+    """One process evaluates and registers a search session, however many ran it.
+
+    Two `tune` commands on one task join one session; both reach its end. The first to take the
+    session's lock (a file beside the store) evaluates and registers; the other waits for it,
+    then gets the recorded result (not None) and evaluates nothing.
+    """
+    with store_lock(store, f".finish-{search.parent_run_id}.lock"):
+        yield finished_report(cfg, search, Tracker.for_store(store))
+
+
+def finished_report(cfg: TaskConfig, search: SearchResult, tracker: Tracker) -> TuneReport | None:
+    """The result another process recorded for this session, if it registered a model."""
+    if not tracker.enabled:
+        return None
+    run = tracker.client.get_run(search.parent_run_id)
+    tags, metrics = run.data.tags, run.data.metrics
+    if tags.get("sweepflow.stage") != "registered" or "registered_version" not in tags:
+        return None
+    log.info(
+        "%s: another process already evaluated and registered this search (v%s); not redone",
+        cfg.name,
+        tags["registered_version"],
+    )
+    return TuneReport(
+        cfg.name,
+        search.summary.best_value,
+        cfg.objective,
+        {k: v for k, v in metrics.items() if k.startswith("test_")},
+        tags["registered_version"],
+        tags.get("promoted") == "True",
+        tags.get("champion.reason", "") + "; evaluated and registered by another process",
+        search.parent_run_id,
+        0.0,
+    )
+
+
+@guards_store
 def stage_work(
     cfg: TaskConfig, data: Prepared, store: Store, worker: int, wait: float, verbose: int = 0
 ) -> int:

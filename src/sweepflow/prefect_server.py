@@ -14,9 +14,11 @@ import contextlib
 import importlib.util
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -45,10 +47,13 @@ def _free_port() -> int:
 class TemporaryServer:
     """Start with `start()` (returns at once), `wait()` until it answers, `stop()` at the end."""
 
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/api"
-        self.log_path = log_dir / "temporary-server.log"
+        # its database and log live outside the store: a store that breaks mid-run must not
+        # take down the server the flow reports its failure to
+        self.home = Path(tempfile.mkdtemp(prefix="sweepflow-prefect-"))
+        self.log_path = self.home / "server.log"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -60,9 +65,9 @@ class TemporaryServer:
             "PREFECT_UI_ENABLED": "0",
             "PREFECT__SERVER_EPHEMERAL": "1",
             "PREFECT__SERVER_FINAL": "1",
+            "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{self.home}/prefect.db",
         }
         env.pop("PREFECT_API_URL", None)
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "w") as log:
             self.proc = subprocess.Popen(
                 [
@@ -104,13 +109,14 @@ class TemporaryServer:
         tail = self.log_path.read_text()[-300:].strip() if self.log_path.is_file() else ""
         self.stop()
         raise SweepflowError(
-            f"the temporary Prefect server did not start ({tail or 'no output'}); see "
-            f"{self.log_path}, or point PREFECT_API_URL at a running `make server`"
+            f"the temporary Prefect server did not start ({tail or 'no output'}); "
+            "point PREFECT_API_URL at a running `make server` instead"
         )
 
     def stop(self) -> None:
-        """Terminate the server (kill it after 5 s)."""
+        """Terminate the server (kill it after 5 s) and remove its database."""
         if self.proc is None:
+            shutil.rmtree(self.home, ignore_errors=True)
             return
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -120,10 +126,11 @@ class TemporaryServer:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+        shutil.rmtree(self.home, ignore_errors=True)
 
 
 @contextlib.contextmanager
-def prefect_api(log_dir: Path) -> Iterator[Callable[[], None]]:
+def prefect_api() -> Iterator[Callable[[], None]]:
     """PREFECT_API_URL for the block: the user's server if set, else a temporary one we own.
 
     Yields `ready()`, which blocks until the server answers: the server starts while the caller
@@ -132,7 +139,7 @@ def prefect_api(log_dir: Path) -> Iterator[Callable[[], None]]:
     if os.environ.get("PREFECT_API_URL"):
         yield lambda: None
         return
-    server = TemporaryServer(log_dir)
+    server = TemporaryServer()
     server.start()
     os.environ["PREFECT_API_URL"] = server.url
 

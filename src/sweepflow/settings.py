@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import math
 import os
 import re
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -99,6 +101,46 @@ class Store:
                 "models and studies); free some disk or pass --store on another disk"
             )
 
+    def fault(self) -> str | None:
+        """Why the store no longer takes writes (read-only, full, corrupt), or None if it does.
+
+        Asked after a stage failed: the libraries' own errors from deep inside a write are many
+        and vary, the store's state is one question.
+        """
+        probe = self.root / f".write-test-{os.getpid()}"
+        try:
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            return f"its folder cannot be written ({exc.strerror})"
+        free_mb = shutil.disk_usage(self.root).free // 2**20
+        if free_mb < 1:
+            return "its disk is full"
+        for url in (self.mlflow_uri, self.study_storage):
+            if not url.startswith("sqlite:///"):
+                continue
+            db = Path(url.removeprefix("sqlite:///"))
+            try:
+                with contextlib.closing(sqlite3.connect(db, timeout=1)) as con:
+                    con.execute("pragma quick_check").fetchall()
+                    con.execute("begin immediate")
+                    con.execute("rollback")
+            except sqlite3.Error as exc:
+                if "locked" in str(exc):
+                    continue  # busy, not broken
+                return f"{db} cannot be written ({exc})"
+        return None
+
+
+def store_fault_error(store: Store, reason: str) -> SweepflowError:
+    """The one line for a store that broke during a run, with what to do."""
+    return SweepflowError(
+        f"the store {store.root} stopped taking writes during the run: {reason}; make it "
+        "writable again (permissions, `chattr -i`, a read-only mount, free space) or restore a "
+        "corrupt database from a backup, then run the same command: finished trials are kept "
+        "and the search resumes"
+    )
+
 
 # Numeric settings read from the environment: name → (lowest allowed value, what it is).
 NUMERIC_ENV = {
@@ -148,7 +190,7 @@ def storage_from_file() -> str | None:
 
 
 @contextmanager
-def store_lock(store: Store) -> Iterator[None]:
+def store_lock(store: Store, name: str = ".init.lock") -> Iterator[None]:
     """An exclusive lock beside the store (`.init.lock`) while its databases are created.
 
     MLflow's and Optuna's schema creation and migrations are not safe when two processes open
@@ -156,7 +198,7 @@ def store_lock(store: Store) -> Iterator[None]:
     break every later run); whoever holds the lock creates them, the others find them made.
     """
     store.root.mkdir(parents=True, exist_ok=True)
-    with open(store.root / ".init.lock", "a") as handle:
+    with open(store.root / name, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
