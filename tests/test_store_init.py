@@ -73,7 +73,7 @@ def test_two_tunes_of_one_task_at_once_share_the_budget_and_register_once(tmp_pa
         assert proc.returncode == 0, err[-3000:]
     client = MlflowClient(store.mlflow_uri, registry_uri=store.mlflow_uri)
     versions = client.search_model_versions(f"name = '{task}'")
-    assert [v.version for v in versions] == ["1"]  # registered once
+    assert [str(v.version) for v in versions] == ["1"]  # registered once
     logs = [out + err for out, err in outs]
     assert sum("another process already evaluated" in text for text in logs) == 1
     assert all("registered v1" in out for out, _ in outs)  # both summaries name the version

@@ -253,7 +253,8 @@ def finished_report(cfg: TaskConfig, search: SearchResult, tracker: Tracker) -> 
         return None
     run = tracker.client.get_run(search.parent_run_id)
     tags, metrics = run.data.tags, run.data.metrics
-    if tags.get("sweepflow.stage") != "registered" or "registered_version" not in tags:
+    # the session's own tags: its stage may read "searched" again, set by the later finisher
+    if tags.get("sweepflow.session") != "closed" or "registered_version" not in tags:
         return None
     log.info(
         "%s: another process already evaluated and registered this search (v%s); not redone",

@@ -20,7 +20,14 @@ from sweepflow.cv import run_cv_trial
 from sweepflow.data import Prepared
 from sweepflow.engines import Engine, SearchSummary
 from sweepflow.errors import SweepflowError
-from sweepflow.session import Session, close, interrupted, join_session, open_session
+from sweepflow.session import (
+    Session,
+    close,
+    interrupted,
+    is_closed,
+    join_session,
+    open_session,
+)
 from sweepflow.tracking import EpochLogger, Tracker
 from sweepflow.trial import FAILED, TrialOutcome, run_trial
 
@@ -134,7 +141,9 @@ def run_search(
         parent,
         params={f"best.{k}": v for k, v in summary.best_params.items()},
         metrics=metrics,
-        tags={"sweepflow.stage": "searched", "best_trial": str(summary.best_number)},
+        tags={"best_trial": str(summary.best_number)}
+        # a process of the same session that finished later leaves a registered stage alone
+        | ({} if is_closed(tracker, parent) else {"sweepflow.stage": "searched"}),
     )
     states = [o.state for o in summary.session_outcomes]
     mine = ", ".join(f"{states.count(s)} {s}" for s in ("complete", "pruned", "failed"))

@@ -111,6 +111,13 @@ def close(tracker: Tracker, run_id: str, stage: str, status: str = "FINISHED") -
         tracker.client.set_terminated(run_id, status)
 
 
+def is_closed(tracker: Tracker, run_id: str) -> bool:
+    """True once a session is closed (another process of the same session registered it)."""
+    if not tracker.enabled:
+        return False
+    return tracker.client.get_run(run_id).data.tags.get(SESSION_TAG) == CLOSED
+
+
 def interrupted(tracker: Tracker, run_id: str, reason: str) -> None:
     """Mark a session interrupted (Ctrl-C, SIGTERM): it stays open, so `tune` resumes it."""
     tracker.log(run_id, tags={"sweepflow.stage": "interrupted", "interrupt_reason": reason})
