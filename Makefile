@@ -12,6 +12,8 @@ ENGINE   ?=
 SEED     ?=
 VERBOSE  ?= 0
 WORKERS  ?= 1
+# Keras 3 backend: tensorflow (default), jax or torch; `make tune BACKEND=jax` installs jax first.
+BACKEND  ?=
 # Optuna storage URL (postgresql://user:pw@host/db) for studies shared by workers; empty: SQLite
 # in the store. It reaches sweepflow through the environment, never on a command line.
 STORAGE  ?=
@@ -35,14 +37,14 @@ ifneq ($(STORAGE),)
 export SWEEPFLOW_STORAGE := $(STORAGE)
 endif
 
-.PHONY: help install tune worker retrain server schedule serve serve-model tasks validate ui \
+.PHONY: help install install-jax install-torch tune worker retrain server schedule serve serve-model tasks validate ui \
   dashboard \
   bench-engines bench-tables bench-task-times \
   bench-workers bench bench-quality bench-memory bench-tracking bench-pruning test test-slow lint \
   format lock clean
 
 # The variables `make help` lists (STORAGE's value is never printed: it may hold a password).
-HELP_VARS := TASK TRIALS ENGINE SEED WORKERS VERBOSE STORE DATA_DIR PORT DASH_PORT PREFECT_PORT \
+HELP_VARS := TASK TRIALS ENGINE SEED WORKERS BACKEND VERBOSE STORE DATA_DIR PORT DASH_PORT PREFECT_PORT \
   SERVE_PORT PREFECT_API_URL CRON TF_EXTRA PYTHON VENV
 
 help: ## Show this help: every target, then every variable with its value
@@ -57,9 +59,15 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PY) -m pip install -q -c requirements.lock -e ".[$(TF_EXTRA),dev]"
 	touch $@
 
-tune: install ## Tune TASK (default: one offline task of each kind); TRIALS= ENGINE= SEED= WORKERS= STORAGE=
+tune: install $(if $(filter jax torch,$(BACKEND)),install-$(BACKEND)) ## Tune TASK (default: one offline task of each kind); TRIALS= ENGINE= SEED= WORKERS= STORAGE= BACKEND=
 	$(PY) -m sweepflow tune $(TASK) --store $(STORE) --verbose $(VERBOSE) --workers $(WORKERS) \
-	  $(if $(TRIALS),--trials $(TRIALS)) $(if $(ENGINE),--engine $(ENGINE)) $(if $(SEED),--seed $(SEED))
+	  $(if $(TRIALS),--trials $(TRIALS)) $(if $(ENGINE),--engine $(ENGINE)) $(if $(SEED),--seed $(SEED)) \
+	  $(if $(BACKEND),--backend $(BACKEND))
+
+install-jax install-torch: install-%: $(VENV)/.installed-%
+$(VENV)/.installed-%: $(VENV)/.installed
+	$(PY) -m pip install -q -c requirements.lock -e ".[$(TF_EXTRA),dev,$*]"
+	touch $@
 
 worker: install ## One more worker on TASK's running search (same STORAGE= and MLFLOW_TRACKING_URI)
 	$(PY) -m sweepflow worker $(TASK) --store $(STORE) --verbose $(VERBOSE)
@@ -116,7 +124,7 @@ bench-pruning: install ## imdb + fashion_mnist: epochs trained and test metric, 
 test: install ## Run the test suite (real MLflow/Optuna/Prefect in temp folders; no slow tests)
 	$(PY) -m pytest -m "not slow" -q
 
-test-slow: install ## Run only the slow tests (kill/resume, PostgreSQL workers, real data in DATA_DIR)
+test-slow: install install-jax ## Run only the slow tests (kill/resume, PostgreSQL workers, real data, a JAX run)
 	$(PY) -m pytest -m slow -q
 
 bench-engines: install ## Benchmark the engines on fashion_mnist + imdb (real data; ~45 min)

@@ -216,3 +216,27 @@ def test_cv_is_refused_where_it_cannot_run(tmp_path):
         load_task(str(path), tmp_path)
     with pytest.raises(ConfigError, match="2 ≤ k"):
         load_task(str(write_task(tmp_path, "u", "binary", overrides={"cv": 1})), tmp_path)
+
+
+def test_folds_over_many_classes_with_two_rows_each_fall_back_to_plain_kfold(tmp_path):
+    """Many-class tables cannot be stratified into folds; every row is still validated once."""
+    import numpy as np
+    import pandas as pd
+
+    from sweepflow.cv import fold_splits
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(400, 3)), columns=["a", "b", "c"])
+    frame["y"] = [f"c{i // 2}" for i in range(400)]  # 200 classes, 2 rows each
+    path = write_task(tmp_path, "many", "multiclass", frame)
+    data = prepare(load_task(str(path), tmp_path), tmp_path)
+    folds = fold_splits(data, 4, seed=0)
+    rows = len(data.y_train) + len(data.y_val)
+    assert len(folds) == 4
+    assert sorted(np.concatenate([val for _, val in folds]).tolist()) == list(range(rows))
+
+    few = write_task(tmp_path, "few", "multiclass")  # a usual table: stratified
+    data = prepare(load_task(str(few), tmp_path), tmp_path)
+    y = np.concatenate([data.y_train, data.y_val])
+    for _, val in fold_splits(data, 4, seed=0):
+        assert set(y[val]) == set(y)  # every class in every validation fold

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import ClassVar
 
-from sweepflow.backend import import_backend
+from sweepflow.backend import choose_backend, import_backend
 from sweepflow.cli_args import build_parser
 from sweepflow.config import DEFAULT_TASKS, TaskConfig, known_tasks, load_task
 from sweepflow.errors import SweepflowError
@@ -140,6 +140,7 @@ def _open_store(path: str, args: argparse.Namespace | None = None) -> Store:
     Shared databases travel in the environment, never as flow parameters (no password is ever
     recorded by Prefect).
     """
+    choose_backend(getattr(args, "backend", None))  # before anything is written
     if args is not None and getattr(args, "storage", None):
         os.environ[STORAGE_ENV] = args.storage
     if args is not None and getattr(args, "tracking_uri", None):
@@ -224,7 +225,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 def _retrain(args: argparse.Namespace) -> int:
     configs = load_all(args.tasks, Path(args.spaces))
-    _open_store(args.store)
+    _open_store(args.store, args)
     with prefect_api() as ready:
         from flows.retrain import retrain
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from sweepflow.backend import BACKENDS
 from sweepflow.settings import DEFAULT_SPACES_DIR, DEFAULT_STORE, STORAGE_ENV
 
 
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument(
         "--workers", type=int, default=1, help="processes on the study (this one + n-1 workers)"
     )
+    backend_arg(tune)
     storage_args(tune)
     work = sub.add_parser("worker", help="one more worker process on a task's running search")
     work.add_argument("task")
@@ -41,12 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
     work.add_argument("--worker-id", type=int, help="distinct per worker (default: from the pid)")
     work.add_argument("--wait", type=float, default=600, help="seconds to wait for the search")
     work.add_argument("--verbose", type=int, default=0)
+    backend_arg(work)
     storage_args(work)
     again = sub.add_parser("retrain", help="retrain champions; promote only really better ones")
     again.add_argument("tasks", nargs="+")
     again.add_argument("--store", default=str(DEFAULT_STORE))
     again.add_argument("--data-dir")
     again.add_argument("--spaces", default=str(DEFAULT_SPACES_DIR))
+    backend_arg(again)
     plan = sub.add_parser("schedule", help="create a scheduled retrain deployment (needs a server)")
     plan.add_argument("task")
     plan.add_argument("--cron", required=True, help='e.g. "0 3 * * 1" (Mondays 03:00)')
@@ -71,6 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--spaces", default=str(DEFAULT_SPACES_DIR))
     check.add_argument("--data-dir", help="local data folder (default $SWEEPFLOW_DATA_DIR)")
     return parser
+
+
+def backend_arg(parser: argparse.ArgumentParser) -> None:
+    """The Keras backend option (its default: $SWEEPFLOW_BACKEND, $KERAS_BACKEND, tensorflow)."""
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="Keras 3 backend (default $SWEEPFLOW_BACKEND or $KERAS_BACKEND, else tensorflow)",
+    )
 
 
 def storage_args(parser: argparse.ArgumentParser) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
+import warnings
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -23,9 +24,13 @@ if TYPE_CHECKING:
 def fold_splits(data: Prepared, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """k train/validation index pairs over train+val (the test split is never touched)."""
     y = np.concatenate([data.y_train, data.y_val])
-    if data.kind == "regression":
+    counts = np.unique(y, return_counts=True)[1] if data.kind != "regression" else None
+    # stratify where the classes allow it: not when most have fewer rows than folds
+    if counts is None or np.median(counts) < k:
         return list(KFold(k, shuffle=True, random_state=seed).split(y))
-    return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(y, y))
+    with warnings.catch_warnings():  # "the least populated class has only n members"
+        warnings.simplefilter("ignore", UserWarning)
+        return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(y, y))
 
 
 def best_mean_epoch(

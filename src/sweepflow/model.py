@@ -318,7 +318,30 @@ def summarize_history(
 
 
 def configure_devices() -> str:
-    """Turn on GPU memory growth where there are GPUs; describe the device used."""
+    """Set up the backend's devices and threads; describe the device used (the `device` tag)."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        if gpus:
+            return f"GPU x{len(gpus)}: {gpus[0].device_kind} (jax)"
+        return f"CPU ({os.cpu_count()} cores, jax)"
+    if backend == "torch":
+        import torch
+
+        threads = int(float(os.environ.get("SWEEPFLOW_THREADS") or 0))
+        if threads:
+            torch.set_num_threads(threads)
+        if torch.cuda.is_available():
+            n = torch.cuda.device_count()
+            return f"GPU x{n}: {torch.cuda.get_device_name(0)} (torch)"
+        return f"CPU ({os.cpu_count()} cores, torch)"
+    return _configure_tensorflow()
+
+
+def _configure_tensorflow() -> str:
+    """TensorFlow: threads per worker, GPU memory growth, quiet retracing notices."""
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")  # retracing notices from predict() on fresh models

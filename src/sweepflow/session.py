@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import keras
 from mlflow.entities import Run
 
 from sweepflow.errors import SweepflowError
@@ -66,7 +67,8 @@ def open_session(
         run_id = found.info.run_id
         budget = int(found.data.params.get("trials", budget))
         tracker.client.update_run(run_id, status="RUNNING")
-        tracker.log(run_id, tags={"sweepflow.resumed": "true", "device": device})
+        tags = {"sweepflow.resumed": "true", "device": device, "backend": keras.backend.backend()}
+        tracker.log(run_id, tags=tags)
         log.info(
             "%s: resuming the interrupted search run %s (budget %d trials)", task, run_id, budget
         )
@@ -81,6 +83,7 @@ def open_session(
             "sweepflow.stage": "searching",
             SESSION_TAG: OPEN,
             "device": device,
+            "backend": keras.backend.backend(),  # the Keras 3 backend the trials ran on
         },
     )
     tracker.log(run_id, params={**params, "trials": budget})
