@@ -129,6 +129,15 @@ class TemporaryServer:
         shutil.rmtree(self.home, ignore_errors=True)
 
 
+def _prefect_has_api() -> bool:
+    """True when Prefect, already imported, has an API (a settings context, a test harness)."""
+    if "prefect.settings" not in sys.modules:
+        return False  # not imported yet: importing it here would freeze its settings too early
+    from prefect.settings import PREFECT_API_URL
+
+    return bool(PREFECT_API_URL.value())
+
+
 @contextlib.contextmanager
 def prefect_api() -> Iterator[Callable[[], None]]:
     """PREFECT_API_URL for the block: the user's server if set, else a temporary one we own.
@@ -136,7 +145,7 @@ def prefect_api() -> Iterator[Callable[[], None]]:
     Yields `ready()`, which blocks until the server answers: the server starts while the caller
     imports the flows.
     """
-    if os.environ.get("PREFECT_API_URL"):
+    if os.environ.get("PREFECT_API_URL") or _prefect_has_api():
         yield lambda: None
         return
     server = TemporaryServer()
