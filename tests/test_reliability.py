@@ -296,6 +296,34 @@ def test_a_diverging_trial_and_an_out_of_memory_trial_fail_with_reasons_and_the_
     assert run.info.status == "FAILED" and "diverged" in run.data.tags["failure_reason"]
 
 
+def start_mid_trial(
+    tmp_path: Path, task: str
+) -> tuple[Store, list[str], dict[str, str], subprocess.Popen]:
+    """A 3-trial `sweepflow tune` of long (~10 s) trials, running, returned inside trial 2.
+
+    No PREFECT_API_URL: the command starts (and owns) its temporary Prefect server.
+    """
+    yaml_path = write_task(
+        tmp_path,
+        task,
+        "regression",
+        make_table("regression", n=3000),
+        overrides={
+            "search": {"trials": 3, "seed": 3, "pruner": "none"},
+            "training": {"patience": 40},
+            "space": {"layers": 1, "units": 16, "learning_rate": 0.003, "optimizer": "adam"}
+            | {"batch_size": 16, "epochs": 40},
+        },
+    )
+    store = Store(tmp_path / "store")
+    env = child_env(SWEEPFLOW_DATA_DIR=str(tmp_path))
+    env.pop("PREFECT_API_URL", None)
+    args = ["tune", str(yaml_path), "--store", str(store.root)]
+    proc = sweepflow_proc(args, env)
+    wait_mid_trial(proc, store.root / "mlflow.db", finished_at_least=1)
+    return store, args, env, proc
+
+
 def store_processes(store: Path) -> list[int]:
     """Live processes whose environment points at `store` (sweepflow, workers, Prefect server)."""
     marker = f"PREFECT_HOME={store.resolve() / 'prefect'}".encode()
@@ -320,25 +348,8 @@ def test_a_supervisors_signal_ends_like_ctrl_c_and_leaves_no_process(tmp_path, h
     Optuna and failed in MLflow, the parent interrupted and resumable, exit 130 in seconds with no
     traceback, and no process of the command left (its temporary Prefect server included)."""
     task = "tiny_signals"
-    yaml_path = write_task(
-        tmp_path,
-        task,
-        "regression",
-        make_table("regression", n=3000),
-        overrides={
-            "search": {"trials": 3, "seed": 3, "pruner": "none"},
-            "training": {"patience": 40},
-            "space": {"layers": 1, "units": 16, "learning_rate": 0.003, "optimizer": "adam"}
-            | {"batch_size": 16, "epochs": 40},
-        },
-    )
-    store = Store(tmp_path / "store")
+    store, args, env, proc = start_mid_trial(tmp_path, task)
     db = store.root / "mlflow.db"
-    env = child_env(SWEEPFLOW_DATA_DIR=str(tmp_path))
-    env.pop("PREFECT_API_URL", None)  # the command starts (and owns) its temporary server
-    args = ["tune", str(yaml_path), "--store", str(store.root)]
-    proc = sweepflow_proc(args, env)
-    wait_mid_trial(proc, db, finished_at_least=1)
     sent = time.monotonic()
     if how == "SIGHUP":
         proc.send_signal(signal.SIGHUP)
@@ -402,25 +413,8 @@ def test_a_store_that_turns_read_only_mid_run_ends_in_one_line_and_resumes(tmp_p
     if shutil.which("chattr") is None or not _can_freeze(tmp_path):
         pytest.skip("needs chattr +i (root on ext4/xfs) to make the store really read-only")
     task = "tiny_readonly"
-    yaml_path = write_task(
-        tmp_path,
-        task,
-        "regression",
-        make_table("regression", n=3000),
-        overrides={
-            "search": {"trials": 3, "seed": 3, "pruner": "none"},
-            "training": {"patience": 40},
-            "space": {"layers": 1, "units": 16, "learning_rate": 0.003, "optimizer": "adam"}
-            | {"batch_size": 16, "epochs": 40},
-        },
-    )
-    store = Store(tmp_path / "store")
+    store, args, env, proc = start_mid_trial(tmp_path, task)
     db = store.root / "mlflow.db"
-    env = child_env(SWEEPFLOW_DATA_DIR=str(tmp_path))
-    env.pop("PREFECT_API_URL", None)
-    args = ["tune", str(yaml_path), "--store", str(store.root)]
-    proc = sweepflow_proc(args, env)
-    wait_mid_trial(proc, db, finished_at_least=1)
     subprocess.run(["chattr", "-R", "+i", str(store.root)], check=True)
     try:
         frozen_at = time.monotonic()
