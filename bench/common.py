@@ -68,10 +68,12 @@ def data_dir() -> Path:
     return Path(os.environ.get("SWEEPFLOW_DATA_DIR", default if default.exists() else "data"))
 
 
-def tune_subprocess(task: str, seed: int, store: Path, spaces: Path | None = None) -> dict:
+def tune_subprocess(
+    task: str, seed: int, store: Path, spaces: Path | None = None, extra: tuple[str, ...] = ()
+) -> dict:
     """`python -m sweepflow tune` in a child under /usr/bin/time -v: summary line + peak RSS."""
     cmd = [sys.executable, "-m", "sweepflow", "tune", task, "--seed", str(seed)]
-    cmd += ["--store", str(store), "--data-dir", str(data_dir())]
+    cmd += ["--store", str(store), "--data-dir", str(data_dir()), *extra]
     if spaces is not None:
         cmd += ["--spaces", str(spaces)]
     env = {**os.environ, **ENV, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"}
@@ -121,7 +123,11 @@ def search_record(store: Path, task: str) -> dict[str, Any]:
         for run in client.search_runs([exp.experiment_id], "tags.`sweepflow.role` = 'fold'")
         if run.data.tags.get("mlflow.parentRunId") in ids
     ]
-    record = {"parent": dict(parent.data.metrics), "fixed": fixed_cost(client, trials + folds)}
+    record = {
+        "parent": dict(parent.data.metrics),
+        "fixed": fixed_cost(client, trials + folds),
+        "backend": parent.data.tags.get("backend"),
+    }
     try:  # an ensemble's members, each with its own test metric
         with tempfile.TemporaryDirectory() as tmp:
             path = client.download_artifacts(parent.info.run_id, "evaluation/ensemble.json", tmp)
@@ -137,7 +143,7 @@ def fixed_cost(client: Any, trials: list) -> dict[str, float]:
     A trial run lasts from run creation to its close; epoch k ends at its logged timestamp. The
     steady epoch time is (t_last - t_first) / (n - 1); fixed = duration - n * steady.
     """
-    fixed, total, used = 0.0, 0.0, 0
+    fixed, total, used, epochs, steady_sum = 0.0, 0.0, 0, 0, 0.0
     for run in trials:
         if run.info.end_time is None:
             continue
@@ -149,11 +155,14 @@ def fixed_cost(client: Any, trials: list) -> dict[str, float]:
         fixed += max(0.0, duration - len(stamps) * steady)
         total += duration
         used += 1
+        epochs += len(stamps)
+        steady_sum += steady * len(stamps)
     return {
         "trials": used,
         "fixed_s_per_trial": fixed / used if used else float("nan"),
         "trial_s": total / used if used else float("nan"),
         "fixed_fraction": fixed / total if total else float("nan"),
+        "s_per_epoch": steady_sum / epochs if epochs else float("nan"),
     }
 
 
