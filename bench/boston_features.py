@@ -38,10 +38,10 @@ def run_variant(
     log1p: list[str], params: dict[str, Any], epochs: int, scaled: bool
 ) -> dict[str, Any]:
     """k-fold curve on train, then SEEDS final networks at the best mean epoch, scored on test."""
-    from sweepflow import sources
-    from sweepflow.data import target_stats
-    from sweepflow.model import ModelSpec, build_model, fit, fresh_state
-    from sweepflow.preprocess import TabularPreprocessor
+    from sweepflow.data import sources
+    from sweepflow.data.prepare import target_stats
+    from sweepflow.data.preprocess import TabularPreprocessor
+    from sweepflow.model.network import ModelSpec, build_model, fit, fresh_state
 
     train, test, _ = sources.boston_housing(data_dir())
     features = [c for c in train.columns if c != "MEDV"]

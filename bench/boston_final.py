@@ -22,11 +22,11 @@ from common import ENV, ROOT, data_dir, load_json, machine, now, save_json, writ
 
 def score_search(run: dict[str, Any]) -> dict[str, Any]:
     """Both final models of one recorded search: test MAE per member and of each average."""
-    from sweepflow.config import load_task
-    from sweepflow.cv import fold_splits
-    from sweepflow.data import prepare
-    from sweepflow.model import build_model, fit, fresh_state
-    from sweepflow.trial import model_spec, trial_seed
+    from sweepflow.config.task import load_task
+    from sweepflow.data.prepare import prepare
+    from sweepflow.model.network import build_model, fit, fresh_state
+    from sweepflow.model.trial import model_spec, trial_seed
+    from sweepflow.search.cv import fold_splits
 
     cfg = load_task("boston_housing", ROOT / "search_spaces")
     data = prepare(cfg, data_dir())

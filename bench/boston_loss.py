@@ -23,7 +23,7 @@ LOSSES = ["mse", "huber", "mae"]  # mse is what the regression head compiles wit
 def main() -> None:
     """Train the network on each loss and write the table."""
     os.environ.update(ENV)
-    from sweepflow import model
+    from sweepflow.model import network as model
 
     default = model.HEADS["regression"]
     results = {}

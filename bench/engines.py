@@ -41,7 +41,7 @@ def make_probe(data, events: list, clock: dict, budget: float):
     import keras
     import numpy as np
 
-    from sweepflow.evaluate import predict_labels
+    from sweepflow.evaluate.final import predict_labels
 
     class Deadline(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -67,10 +67,10 @@ def make_probe(data, events: list, clock: dict, budget: float):
 
 def one_run(task: str, label: str, seed: int, budget: float, data, work: Path) -> dict:
     """One search under the budget; returns its figures."""
-    from sweepflow.config import load_task
+    from sweepflow.config.task import load_task
     from sweepflow.engines import make_engine
-    from sweepflow.search import run_search
-    from sweepflow.settings import Store
+    from sweepflow.search.stage import run_search
+    from sweepflow.store.layout import Store
     from sweepflow.tracking import Tracker
 
     cfg = load_task(task, ROOT / "search_spaces").with_overrides(
@@ -180,12 +180,13 @@ def main() -> int:
     parser.add_argument("--tasks", nargs="*", default=list(TASKS))
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = parser.parse_args()
-    from sweepflow.settings import Store, configure_environment, resolve_data_dir
+    from sweepflow.environment import configure_environment, resolve_data_dir
+    from sweepflow.store.layout import Store
 
     configure_environment(Store(Path(tempfile.gettempdir()) / "sweepflow-bench"))
-    from sweepflow.config import load_task
-    from sweepflow.data import prepare
-    from sweepflow.model import configure_devices
+    from sweepflow.config.task import load_task
+    from sweepflow.data.prepare import prepare
+    from sweepflow.model.network import configure_devices
 
     print(f"device: {configure_devices()}")
 

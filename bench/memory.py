@@ -30,12 +30,12 @@ def growth(task: str, trials: int, epochs: int) -> list[dict]:
     os.environ.update(ENV)
     import keras
 
-    from sweepflow.config import load_task
-    from sweepflow.data import prepare
+    from sweepflow.config.space import FixedSpec, SearchSpace
+    from sweepflow.config.task import load_task
+    from sweepflow.data.prepare import prepare
     from sweepflow.engines import make_engine
-    from sweepflow.search import run_search
-    from sweepflow.settings import Store
-    from sweepflow.space import FixedSpec, SearchSpace
+    from sweepflow.search.stage import run_search
+    from sweepflow.store.layout import Store
     from sweepflow.tracking import Tracker
 
     cfg = load_task(task, ROOT / "search_spaces").with_overrides(trials=trials, seed=0)

@@ -61,8 +61,8 @@ def timed_tracker(store, clock: dict):
 def one(cfg, data, tracked: bool, root: Path) -> dict:
     """One search; wall time and what it trained (to check both sides did the same work)."""
     from sweepflow.engines.optuna_engine import OptunaEngine
-    from sweepflow.search import run_search
-    from sweepflow.settings import Store
+    from sweepflow.search.stage import run_search
+    from sweepflow.store.layout import Store
     from sweepflow.tracking import Tracker
 
     store = Store(root)
@@ -92,9 +92,9 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=2)
     args = parser.parse_args()
     os.environ.update(ENV)
-    from sweepflow.config import load_task
-    from sweepflow.data import prepare
-    from sweepflow.model import configure_devices
+    from sweepflow.config.task import load_task
+    from sweepflow.data.prepare import prepare
+    from sweepflow.model.network import configure_devices
 
     configure_devices()
     cfg = load_task(args.task, ROOT / "search_spaces").with_overrides(trials=args.trials, seed=0)

@@ -26,14 +26,14 @@ VARIANTS = {
 def final_variants(task: str, seed: int, store: Path) -> dict[str, dict[str, Any]]:
     """Test metrics of each variant's final model, from the study recorded in `store`."""
     os.environ.update(ENV)
-    from sweepflow.config import load_task
-    from sweepflow.data import prepare
+    from sweepflow.config.final import FinalConfig
+    from sweepflow.config.task import load_task
+    from sweepflow.data.prepare import prepare
     from sweepflow.engines import SearchSummary
     from sweepflow.engines.optuna_engine import OptunaEngine
     from sweepflow.engines.optuna_storage import ranked
-    from sweepflow.evaluate import final_evaluate
-    from sweepflow.final_config import FinalConfig
-    from sweepflow.settings import Store
+    from sweepflow.evaluate.final import final_evaluate
+    from sweepflow.store.layout import Store
 
     cfg = load_task(task, ROOT / "search_spaces").with_overrides(seed=seed)
     study = OptunaEngine(Store(store).study_storage).load_study(cfg)

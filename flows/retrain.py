@@ -9,10 +9,11 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.tune import artifact_key, prepare_data, run_name
-from sweepflow import retrain as rt
-from sweepflow.config import load_task
-from sweepflow.pipeline import stage_size
-from sweepflow.settings import DEFAULT_SPACES_DIR, DEFAULT_STORE, Store, resolve_data_dir
+from sweepflow.config.task import load_task
+from sweepflow.environment import DEFAULT_SPACES_DIR, resolve_data_dir
+from sweepflow.retrain import stages as rt
+from sweepflow.store.layout import DEFAULT_STORE, Store
+from sweepflow.tune import stage_size
 
 start = task(rt.start, name="load champion", cache_policy=NO_CACHE)
 check_drift = task(rt.check_drift, name="check drift", cache_policy=NO_CACHE)

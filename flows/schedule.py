@@ -11,7 +11,7 @@ from prefect.deployments.runner import RunnerDeployment
 
 from flows.retrain import retrain
 from sweepflow.errors import SweepflowError
-from sweepflow.settings import Store
+from sweepflow.store.layout import Store
 
 SCHEDULES = "schedules.json"  # in the store: what `serve` serves
 

@@ -10,9 +10,10 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from sweepflow import pipeline
-from sweepflow.config import load_task
-from sweepflow.settings import DEFAULT_SPACES_DIR, DEFAULT_STORE, Store, resolve_data_dir
+from sweepflow import tune as pipeline
+from sweepflow.config.task import load_task
+from sweepflow.environment import DEFAULT_SPACES_DIR, resolve_data_dir
+from sweepflow.store.layout import DEFAULT_STORE, Store
 
 prepare_data = task(pipeline.stage_prepare, name="prepare data", cache_policy=NO_CACHE)
 search = task(pipeline.stage_search, name="search", cache_policy=NO_CACHE)

@@ -12,8 +12,8 @@ import pytest
 from conftest import child_env, write_task
 from mlflow import MlflowClient
 
-from sweepflow import cli
-from sweepflow.settings import Store
+from sweepflow.cli import main as cli
+from sweepflow.store.layout import Store
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -16,9 +16,9 @@ import pytest
 import yaml
 from conftest import SMALL_SPACE, child_env, make_table, write_task
 
-from sweepflow import cli
-from sweepflow.config import load_task
-from sweepflow.data import prepare
+from sweepflow.cli import main as cli
+from sweepflow.config.task import load_task
+from sweepflow.data.prepare import prepare
 from sweepflow.errors import ConfigError, DataError, SweepflowError, UnknownTaskError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -598,7 +598,7 @@ def test_a_lost_study_beside_mlflow_trials_is_refused_not_restarted(
     """An empty or missing optuna.db while MLflow holds the task's trials: refuse, write nothing."""
     from mlflow import MlflowClient
 
-    from sweepflow.settings import Store
+    from sweepflow.store.layout import Store
 
     monkeypatch.setenv("SWEEPFLOW_DATA_DIR", str(tmp_path))
     path = write_task(tmp_path, "kept", "binary")
@@ -630,8 +630,8 @@ def test_leftovers_of_an_interrupted_migration_are_named_with_their_repair(
 
     from mlflow import MlflowClient
 
-    from sweepflow.settings import Store
-    from sweepflow.workers import init_shared_stores
+    from sweepflow.store.checks import init_shared_stores
+    from sweepflow.store.layout import Store
 
     monkeypatch.setenv("SWEEPFLOW_DATA_DIR", str(tmp_path))
     path = write_task(tmp_path, "migrated", "binary")

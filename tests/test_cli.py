@@ -31,7 +31,7 @@ def test_tasks_lists_the_builtin_tasks():
 
 
 def test_tasks_rough_time_comes_from_the_measured_run():
-    from sweepflow.cli import _rough_time
+    from sweepflow.cli.tasks import _rough_time
 
     times = {"quick": {"wall_s": 44.6}, "long": {"wall_s": 610.0}}
     assert _rough_time("quick", times) == "~45 s"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import write_task
 
-from sweepflow.config import known_tasks, load_task
+from sweepflow.config.task import known_tasks, load_task
 from sweepflow.errors import ConfigError, UnknownTaskError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -11,15 +11,15 @@ from mlflow import MlflowClient
 from test_pipeline import runs_of
 
 from flows.tune import tune
-from sweepflow.config import load_task
-from sweepflow.cv import best_mean_epoch
-from sweepflow.data import prepare
+from sweepflow.config.monitor import Monitor
+from sweepflow.config.task import load_task
+from sweepflow.data.prepare import prepare
 from sweepflow.engines.optuna_engine import EpochPruning, OptunaEngine
 from sweepflow.errors import ConfigError
-from sweepflow.monitor import Monitor
-from sweepflow.search import TrialRecorder
-from sweepflow.session import Session
-from sweepflow.settings import Store
+from sweepflow.search.cv import best_mean_epoch
+from sweepflow.search.session import Session
+from sweepflow.search.stage import TrialRecorder
+from sweepflow.store.layout import Store
 from sweepflow.tracking import Tracker
 
 
@@ -223,7 +223,7 @@ def test_folds_over_many_classes_with_two_rows_each_fall_back_to_plain_kfold(tmp
     import numpy as np
     import pandas as pd
 
-    from sweepflow.cv import fold_splits
+    from sweepflow.search.cv import fold_splits
 
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(rng.normal(size=(400, 3)), columns=["a", "b", "c"])

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from conftest import SMALL_SPACE, make_table, write_task
 
-from sweepflow.config import load_task, parse_task
-from sweepflow.data import prepare
+from sweepflow.config.task import load_task, parse_task
+from sweepflow.data.prepare import prepare
+from sweepflow.data.preprocess import TextPreprocessor, from_dict, to_dict
 from sweepflow.errors import DataError
-from sweepflow.preprocess import TextPreprocessor, from_dict, to_dict
 
 
 def keras_task(name: str, kind: str, **data: object):

@@ -12,10 +12,10 @@ from mlflow import MlflowClient
 from test_pipeline import runs_of, score_from_champion
 
 from flows.tune import tune
-from sweepflow.config import load_task
-from sweepflow.data import prepare
+from sweepflow.config.task import load_task
+from sweepflow.data.prepare import prepare
 from sweepflow.errors import ConfigError
-from sweepflow.settings import Store
+from sweepflow.store.layout import Store
 
 
 def kt_task(tmp_path, name, kind, tuner, trials=3, space=None):

@@ -20,15 +20,15 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
 from flows.tune import tune
-from sweepflow.config import load_task
-from sweepflow.data import prepare
-from sweepflow.defaults import auto_config
+from sweepflow.config.defaults import auto_config
+from sweepflow.config.task import load_task
+from sweepflow.data.prepare import prepare
+from sweepflow.data.preprocess import from_dict, to_dict
 from sweepflow.errors import DataError
-from sweepflow.metrics import best_threshold_f1, class_weights
-from sweepflow.model import ModelSpec, build_model, fit
-from sweepflow.preprocess import from_dict, to_dict
-from sweepflow.serving import decode
-from sweepflow.settings import Store
+from sweepflow.model.metrics import best_threshold_f1, class_weights
+from sweepflow.model.network import ModelSpec, build_model, fit
+from sweepflow.registry.serving import decode
+from sweepflow.store.layout import Store
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -11,16 +11,16 @@ import optuna
 import pytest
 from conftest import SMALL_SPACE, write_task
 
-from sweepflow.batches import CompactBatches, predict_scores
-from sweepflow.config import load_task
-from sweepflow.data import prepare
+from sweepflow.config.space import ChoiceSpec, FloatSpec, parse_space
+from sweepflow.config.task import load_task
+from sweepflow.data.compact import CompactBatches, predict_scores
+from sweepflow.data.prepare import prepare
+from sweepflow.data.preprocess import TextPreprocessor, from_dict, to_dict
 from sweepflow.engines.keras_tuner_engine import hp_params
 from sweepflow.engines.optuna_engine import OptunaEngine, suggest
 from sweepflow.errors import ConfigError
-from sweepflow.model import ModelSpec, build_model, fit, fresh_state
-from sweepflow.preprocess import TextPreprocessor, from_dict, to_dict
-from sweepflow.search import run_search
-from sweepflow.space import ChoiceSpec, FloatSpec, parse_space
+from sweepflow.model.network import ModelSpec, build_model, fit, fresh_state
+from sweepflow.search.stage import run_search
 from sweepflow.tracking import Tracker
 
 WIDE = {

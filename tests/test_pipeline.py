@@ -13,11 +13,11 @@ from conftest import write_task
 from mlflow import MlflowClient
 
 from flows.tune import tune
-from sweepflow.config import load_task
-from sweepflow.data import prepare
+from sweepflow.config.task import load_task
+from sweepflow.data.prepare import prepare
 from sweepflow.errors import DataError
-from sweepflow.evaluate import predict_labels
-from sweepflow.settings import Store
+from sweepflow.evaluate.final import predict_labels
+from sweepflow.store.layout import Store
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -212,7 +212,7 @@ def test_ensemble_final_model_is_registered_as_one_model_that_averages_its_membe
 
 
 def test_average_model_outputs_the_mean_of_its_members():
-    from sweepflow.model import ModelSpec, average_model, build_model, fresh_state
+    from sweepflow.model.network import ModelSpec, average_model, build_model, fresh_state
 
     spec = ModelSpec("multiclass", 5, 3)
     params = {"layers": 1, "units_1": 4, "learning_rate": 0.01, "optimizer": "adam"}

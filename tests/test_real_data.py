@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sweepflow.config import load_task
-from sweepflow.data import prepare
+from sweepflow.config.task import load_task
+from sweepflow.data.prepare import prepare
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SWEEPFLOW_DATA_DIR", REPO.parent / "shared" / "data"))

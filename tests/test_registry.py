@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from mlflow import MlflowClient
 
-from sweepflow.registry import promote_if_better
+from sweepflow.registry.register import promote_if_better
 
 
 @pytest.fixture

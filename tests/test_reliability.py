@@ -18,9 +18,9 @@ from conftest import child_env, make_table, write_task
 from mlflow import MlflowClient
 
 from flows.tune import tune
-from sweepflow import registry
-from sweepflow.cli import main
-from sweepflow.settings import Store
+from sweepflow.cli.main import main
+from sweepflow.registry import register as registry
+from sweepflow.store.layout import Store
 
 REPO = Path(__file__).resolve().parents[1]
 BUDGET = 4
@@ -247,10 +247,10 @@ def test_locked_sqlite_store_gives_a_hint_to_move_to_postgresql(tmp_path, monkey
 def test_a_diverging_trial_and_an_out_of_memory_trial_fail_with_reasons_and_the_study_goes_on(
     tmp_path,
 ):
-    from sweepflow.config import load_task
-    from sweepflow.data import prepare
-    from sweepflow.pipeline import stage_search
-    from sweepflow.trial import run_trial
+    from sweepflow.config.task import load_task
+    from sweepflow.data.prepare import prepare
+    from sweepflow.model.trial import run_trial
+    from sweepflow.tune import stage_search
 
     yaml_path = write_task(
         tmp_path,

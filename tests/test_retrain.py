@@ -13,10 +13,10 @@ from prefect.settings import PREFECT_API_URL
 
 from flows.retrain import retrain
 from flows.tune import tune
-from sweepflow.compare import compare, mcnemar
-from sweepflow.drift import drift_report, profile
 from sweepflow.errors import SweepflowError
-from sweepflow.settings import Store
+from sweepflow.retrain.compare import compare, mcnemar
+from sweepflow.retrain.drift import drift_report, profile
+from sweepflow.store.layout import Store
 
 
 def test_clearly_better_classifier_is_promoted_and_equal_or_worse_is_not():

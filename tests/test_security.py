@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from conftest import write_task
 
-from sweepflow.cli_args import build_parser
-from sweepflow.config import load_task
-from sweepflow.settings import Store, redact
+from sweepflow.cli.parser import build_parser
+from sweepflow.config.task import load_task
+from sweepflow.store.layout import Store, redact
 
 REPO = Path(__file__).resolve().parents[1]
 PG_HOST = "127.0.0.1:5432"  # the local PostgreSQL (trust auth: any password is accepted)
@@ -70,7 +70,7 @@ def test_storage_passwords_never_leak(tmp_path, pg_urls, caplog, capfd):
     import optuna
     from mlflow import MlflowClient
 
-    from sweepflow import pipeline
+    from sweepflow import tune as pipeline
 
     tracking_uri, study_url, secret = pg_urls
     store = Store(tmp_path / "store", tracking_uri=tracking_uri, optuna_storage=study_url)
@@ -129,7 +129,7 @@ def test_storage_passwords_never_leak(tmp_path, pg_urls, caplog, capfd):
 
 def test_the_storage_url_can_come_from_a_file(tmp_path, monkeypatch):
     from sweepflow.errors import SweepflowError
-    from sweepflow.settings import Store
+    from sweepflow.store.layout import Store
 
     secret = tmp_path / "storage"
     secret.write_text("postgresql://optuna:s3cret@127.0.0.1/test\n")

@@ -18,9 +18,9 @@ import pytest
 from conftest import child_env, write_task
 from test_schedule import free_port, run
 
-from sweepflow.config import load_task
-from sweepflow.data import prepare
-from sweepflow.settings import Store
+from sweepflow.config.task import load_task
+from sweepflow.data.prepare import prepare
+from sweepflow.store.layout import Store
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -8,9 +8,9 @@ import optuna
 import pytest
 from conftest import SMALL_SPACE
 
+from sweepflow.config.space import ChoiceSpec, FixedSpec, FloatSpec, IntSpec, parse_space
 from sweepflow.engines.optuna_engine import suggest
 from sweepflow.errors import ConfigError
-from sweepflow.space import ChoiceSpec, FixedSpec, FloatSpec, IntSpec, parse_space
 
 
 def space_with(**changes: object) -> dict:

@@ -11,7 +11,7 @@ import pytest
 from conftest import child_env
 from mlflow import MlflowClient
 
-from sweepflow.settings import Store
+from sweepflow.store.layout import Store
 
 REPO = Path(__file__).resolve().parents[1]
 OPEN = (

@@ -13,20 +13,20 @@ import pandas as pd
 import pytest
 from conftest import SMALL_SPACE, make_table, write_task
 
-from sweepflow.config import load_task
-from sweepflow.data import prepare
+from sweepflow.config.monitor import VAL_LOSS, Monitor
+from sweepflow.config.space import FloatSpec, parse_space
+from sweepflow.config.task import load_task
+from sweepflow.data.prepare import prepare
+from sweepflow.data.preprocess import TabularPreprocessor, from_dict, to_dict
 from sweepflow.engines.keras_tuner_engine import hp_params
 from sweepflow.engines.optuna_engine import OptunaEngine, suggest
 from sweepflow.errors import ConfigError, DataError
-from sweepflow.evaluate import final_evaluate
-from sweepflow.model import ModelSpec, build_model, fit, fresh_state, summarize_history
-from sweepflow.monitor import VAL_LOSS, Monitor
-from sweepflow.preprocess import TabularPreprocessor, from_dict, to_dict
-from sweepflow.search import run_search
-from sweepflow.settings import Store
-from sweepflow.space import FloatSpec, parse_space
+from sweepflow.evaluate.final import final_evaluate
+from sweepflow.model.network import ModelSpec, build_model, fit, fresh_state, summarize_history
+from sweepflow.model.trial import model_spec
+from sweepflow.search.stage import run_search
+from sweepflow.store.layout import Store
 from sweepflow.tracking import Tracker
-from sweepflow.trial import model_spec
 
 PARAMS = {"layers": 1, "units_1": 8, "learning_rate": 0.02, "optimizer": "adam", "batch_size": 16}
 

@@ -12,7 +12,7 @@ import pytest
 from conftest import child_env, write_task
 from mlflow import MlflowClient
 
-from sweepflow.workers import threads_per_worker
+from sweepflow.search.workers import threads_per_worker
 
 REPO = Path(__file__).resolve().parents[1]
 PG = "postgresql://postgres@127.0.0.1:5432"

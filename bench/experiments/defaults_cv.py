@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import machine, now, save_json, write_report  # noqa: E402
 from tables import TABLES, TARGETS, minimal_yaml  # noqa: E402
 
-from sweepflow.config import load_task  # noqa: E402
-from sweepflow.cv import fold_splits  # noqa: E402
-from sweepflow.data import prepare  # noqa: E402
-from sweepflow.trial import run_trial  # noqa: E402
+from sweepflow.config.task import load_task
+from sweepflow.data.prepare import prepare
+from sweepflow.model.trial import run_trial
+from sweepflow.search.cv import fold_splits
 
 MAX_ROWS = 6000  # larger tables are subsampled (train+val rows) to keep this to minutes
 VARIANTS = {

@@ -15,9 +15,9 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 
+from sweepflow.model.trial import FAILED, TrialOutcome
 from sweepflow.plots import learning_curve
-from sweepflow.settings import Store
-from sweepflow.trial import FAILED, TrialOutcome
+from sweepflow.store.layout import Store
 
 _BATCH = 900  # MLflow accepts up to 1000 metrics per log_batch call
 _FLUSH_SECONDS = 10.0

@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sweepflow.config import TaskConfig
-from sweepflow.settings import Store
-from sweepflow.trial import TrialOutcome
+from sweepflow.config.task import TaskConfig
+from sweepflow.model.trial import TrialOutcome
+from sweepflow.store.layout import Store
 
 if TYPE_CHECKING:
-    from sweepflow.search import TrialRecorder
+    from sweepflow.search.stage import TrialRecorder
 
 
 @dataclass(frozen=True)

@@ -11,21 +11,8 @@ from typing import TYPE_CHECKING, Any
 import keras
 import keras_tuner as kt
 
-from sweepflow.config import TaskConfig
-from sweepflow.engines import Candidate, SearchSummary
-from sweepflow.errors import SweepflowError
-from sweepflow.final_config import MAX_MEMBERS
-from sweepflow.model import (
-    ModelSpec,
-    build_model,
-    fit_class_weights,
-    fresh_state,
-    score_callbacks,
-    stopping_callbacks,
-    summarize_history,
-)
-from sweepflow.session import close_orphans
-from sweepflow.space import (
+from sweepflow.config.final import MAX_MEMBERS
+from sweepflow.config.space import (
     ChoiceSpec,
     FixedSpec,
     FloatSpec,
@@ -34,10 +21,23 @@ from sweepflow.space import (
     SearchSpace,
     unit_names,
 )
-from sweepflow.trial import COMPLETE, FAILED, TrialOutcome, model_spec, outcome_of, trial_seed
+from sweepflow.config.task import TaskConfig
+from sweepflow.engines import Candidate, SearchSummary
+from sweepflow.errors import SweepflowError
+from sweepflow.model.network import (
+    ModelSpec,
+    build_model,
+    fit_class_weights,
+    fresh_state,
+    score_callbacks,
+    stopping_callbacks,
+    summarize_history,
+)
+from sweepflow.model.trial import COMPLETE, FAILED, TrialOutcome, model_spec, outcome_of, trial_seed
+from sweepflow.search.session import close_orphans
 
 if TYPE_CHECKING:
-    from sweepflow.search import TrialRecorder
+    from sweepflow.search.stage import TrialRecorder
 
 log = logging.getLogger("sweepflow.search")
 _SIDECAR = "sweepflow_trials.json"  # per-trial best epoch and params, kept beside the tuner state

@@ -12,7 +12,16 @@ import keras
 import optuna
 from optuna.trial import TrialState
 
-from sweepflow.config import TaskConfig
+from sweepflow.config.space import (
+    ChoiceSpec,
+    FixedSpec,
+    FloatSpec,
+    IntSpec,
+    ParamSpec,
+    SearchSpace,
+    unit_names,
+)
+from sweepflow.config.task import TaskConfig
 from sweepflow.engines import SearchSummary
 from sweepflow.engines.optuna_storage import (
     heartbeat_seconds,
@@ -23,22 +32,13 @@ from sweepflow.engines.optuna_storage import (
     trial_states,
 )
 from sweepflow.errors import SweepflowError
+from sweepflow.model.trial import COMPLETE, FAILED, PRUNED, TrialOutcome
 from sweepflow.plots import study_figures
-from sweepflow.session import close_orphans
-from sweepflow.settings import redact
-from sweepflow.space import (
-    ChoiceSpec,
-    FixedSpec,
-    FloatSpec,
-    IntSpec,
-    ParamSpec,
-    SearchSpace,
-    unit_names,
-)
-from sweepflow.trial import COMPLETE, FAILED, PRUNED, TrialOutcome
+from sweepflow.search.session import close_orphans
+from sweepflow.store.layout import redact
 
 if TYPE_CHECKING:
-    from sweepflow.search import TrialRecorder
+    from sweepflow.search.stage import TrialRecorder
 
 log = logging.getLogger("sweepflow.search")
 

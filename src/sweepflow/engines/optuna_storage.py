@@ -10,11 +10,12 @@ import optuna
 from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
+from sweepflow.config.final import MAX_MEMBERS
 from sweepflow.engines import Candidate
-from sweepflow.final_config import MAX_MEMBERS
-from sweepflow.session import RUNNING
-from sweepflow.settings import is_locked_error, sqlite_timeout, store_error
-from sweepflow.trial import COMPLETE, FAILED, PRUNED
+from sweepflow.environment import sqlite_timeout
+from sweepflow.model.trial import COMPLETE, FAILED, PRUNED
+from sweepflow.search.session import RUNNING
+from sweepflow.store.layout import is_locked_error, store_error
 
 
 def heartbeat_seconds() -> int:

@@ -1,0 +1,1 @@
+"""The command line: `sweepflow tune|worker|retrain|schedule|serve|dashboard|tasks|validate`."""

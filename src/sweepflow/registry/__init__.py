@@ -1,0 +1,1 @@
+"""Model registry: register the final model, the champion rule, and the served model."""

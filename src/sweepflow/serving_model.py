@@ -1,7 +1,0 @@
-"""Model-from-code entry MLflow executes when it loads a sweepflow model (no pickled class)."""
-
-import mlflow.models
-
-from sweepflow.serving import SweepflowModel
-
-mlflow.models.set_model(SweepflowModel())
