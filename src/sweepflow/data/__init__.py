@@ -1,0 +1,1 @@
+"""Data prep: read a source, split it, fit the preprocessing on the training rows."""
