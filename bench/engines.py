@@ -181,9 +181,8 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = parser.parse_args()
     from sweepflow.environment import configure_environment, resolve_data_dir
-    from sweepflow.store.layout import Store
 
-    configure_environment(Store(Path(tempfile.gettempdir()) / "sweepflow-bench"))
+    configure_environment(Path(tempfile.gettempdir()) / "sweepflow-bench")
     from sweepflow.config.task import load_task
     from sweepflow.data.prepare import prepare
     from sweepflow.model.network import configure_devices

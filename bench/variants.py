@@ -31,7 +31,7 @@ def final_variants(task: str, seed: int, store: Path) -> dict[str, dict[str, Any
     from sweepflow.data.prepare import prepare
     from sweepflow.engines import SearchSummary
     from sweepflow.engines.optuna_engine import OptunaEngine
-    from sweepflow.engines.optuna_storage import ranked
+    from sweepflow.engines.optuna_study import ranked
     from sweepflow.evaluate.final import final_evaluate
     from sweepflow.store.layout import Store
 

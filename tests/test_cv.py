@@ -17,8 +17,8 @@ from sweepflow.data.prepare import prepare
 from sweepflow.engines.optuna_engine import EpochPruning, OptunaEngine
 from sweepflow.errors import ConfigError
 from sweepflow.search.cv import best_mean_epoch
+from sweepflow.search.recorder import TrialRecorder
 from sweepflow.search.session import Session
-from sweepflow.search.stage import TrialRecorder
 from sweepflow.store.layout import Store
 from sweepflow.tracking import Tracker
 

@@ -13,9 +13,9 @@ from prefect.settings import PREFECT_API_URL
 
 from flows.retrain import retrain
 from flows.tune import tune
+from sweepflow.data.drift import drift_report, profile
 from sweepflow.errors import SweepflowError
 from sweepflow.retrain.compare import compare, mcnemar
-from sweepflow.retrain.drift import drift_report, profile
 from sweepflow.store.layout import Store
 
 

@@ -7,7 +7,14 @@ import os
 from pathlib import Path
 
 from sweepflow.errors import SweepflowError
-from sweepflow.store.layout import TRACKING_ENV, Store
+
+# Environment variables that point a store at shared databases (never passed as flow parameters,
+# so a password in them is never recorded by Prefect).
+STORAGE_ENV = "SWEEPFLOW_STORAGE"  # Optuna storage URL, e.g. postgresql://user:pw@host/db
+# MLflow tracking server or database URI. Not MLFLOW_TRACKING_URI itself: mlflow.set_tracking_uri()
+# rewrites that variable in-process; the CLI copies the user's value here at start-up.
+TRACKING_ENV = "SWEEPFLOW_TRACKING_URI"
+STORAGE_FILE_ENV = "SWEEPFLOW_STORAGE_FILE"  # a file holding the Optuna storage URL (chmod 600)
 
 DEFAULT_DATA_DIR = Path("data")
 
@@ -16,7 +23,7 @@ DEFAULT_SPACES_DIR = Path("search_spaces")
 
 
 # Settings the stack needs to run offline and quietly; applied before the libraries are imported.
-_QUIET_ENV = {
+QUIET_ENV = {
     "MLFLOW_DISABLE_TELEMETRY": "true",  # only the word `true` works
     "DO_NOT_TRACK": "true",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -74,11 +81,11 @@ def adopt_user_tracking_uri() -> None:
         os.environ[TRACKING_ENV] = user
 
 
-def configure_environment(store: Store) -> None:
+def configure_environment(store_root: Path) -> None:
     """Set the environment the stack reads at import time (call before importing it)."""
-    for key, value in _QUIET_ENV.items():
+    for key, value in QUIET_ENV.items():
         os.environ.setdefault(key, value)
-    os.environ.setdefault("PREFECT_HOME", str(store.root.resolve() / "prefect"))
+    os.environ.setdefault("PREFECT_HOME", str(Path(store_root).resolve() / "prefect"))
 
 
 def sqlite_timeout() -> float:

@@ -209,6 +209,18 @@ class Tracker:
         status = RunStatus.to_string(RunStatus.FINISHED if ok else RunStatus.FAILED)
         self.client.set_terminated(run_id, status)
 
+    def count_children(self, experiment_id: str, parent: str, status: str) -> int:
+        """How many runs nested under `parent` have `status` (FINISHED, RUNNING, …)."""
+        if not self.enabled:
+            return 0
+        runs = self.client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.`mlflow.parentRunId` = '{parent}' "
+            f"and attributes.status = '{status}'",
+            max_results=5000,
+        )
+        return len(runs)
+
     def epoch_logger(self, run_id: str) -> EpochLogger:
         """A fresh Keras callback logging this run's per-epoch curves."""
         return EpochLogger(self.client, run_id)

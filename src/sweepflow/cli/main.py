@@ -13,7 +13,13 @@ from sweepflow.cli.console import quiet_echoes, quiet_user_errors
 from sweepflow.cli.parser import build_parser
 from sweepflow.cli.tasks import check_data, load_all, task_table
 from sweepflow.config.task import load_task
-from sweepflow.environment import adopt_user_tracking_uri, check_environment, configure_environment
+from sweepflow.environment import (
+    STORAGE_ENV,
+    TRACKING_ENV,
+    adopt_user_tracking_uri,
+    check_environment,
+    configure_environment,
+)
 from sweepflow.errors import SweepflowError
 from sweepflow.model.backend import choose_backend, import_backend
 from sweepflow.prefect_server import prefect_api
@@ -21,8 +27,6 @@ from sweepflow.search.workers import WorkerPool, threads_per_worker
 from sweepflow.store.checks import check_study_kept, init_shared_stores
 from sweepflow.store.layout import (
     LOCKED_HINT,
-    STORAGE_ENV,
-    TRACKING_ENV,
     Store,
     is_locked_error,
     redact,
@@ -43,7 +47,7 @@ def _open_store(path: str, args: argparse.Namespace | None = None) -> Store:
         os.environ[TRACKING_ENV] = args.tracking_uri
     store = Store.from_env(Path(path))
     store.ensure()
-    configure_environment(store)
+    configure_environment(store.root)
     import_backend(getattr(args, "verbose", 0))  # the store's modules import Keras
     with store_lock(store):  # one process at a time creates (or migrates) the databases
         init_shared_stores(store)

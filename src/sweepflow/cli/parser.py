@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from sweepflow.environment import DEFAULT_SPACES_DIR
+from sweepflow.environment import DEFAULT_SPACES_DIR, STORAGE_ENV
 from sweepflow.model.backend import BACKENDS
-from sweepflow.store.layout import DEFAULT_STORE, STORAGE_ENV
+from sweepflow.store.layout import DEFAULT_STORE
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sweepflow.data import sources
 from sweepflow.config.task import TaskConfig
+from sweepflow.data import sources
 from sweepflow.data.prepare import encode_labels, table_columns
-from sweepflow.errors import DataError
 from sweepflow.environment import offline
+from sweepflow.errors import DataError
 
 _KERAS_FILES = {  # what each Keras dataset needs locally (imdb: or the raw aclImdb/ folder)
     "boston_housing": "boston_housing.npz",

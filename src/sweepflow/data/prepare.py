@@ -12,10 +12,9 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from sweepflow.config.task import TaskConfig
 from sweepflow.data import sources
 from sweepflow.data.columns import is_text_column, select_features
-from sweepflow.config.task import TaskConfig
-from sweepflow.errors import DataError
 from sweepflow.data.preprocess import (
     ImagePreprocessor,
     Preprocessor,
@@ -23,6 +22,7 @@ from sweepflow.data.preprocess import (
     TabularPreprocessor,
     TextPreprocessor,
 )
+from sweepflow.errors import DataError
 
 log = logging.getLogger("sweepflow.data")
 

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from sweepflow.config.data import DATASETS, DataConfig
-from sweepflow.errors import DataError
 from sweepflow.environment import offline
+from sweepflow.errors import DataError
 
 log = logging.getLogger("sweepflow.data")
 T = TypeVar("T")

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
+
+import keras
 
 from sweepflow.config.task import TaskConfig
+from sweepflow.data.prepare import Prepared
 from sweepflow.model.trial import TrialOutcome
 from sweepflow.store.layout import Store
-
-if TYPE_CHECKING:
-    from sweepflow.search.stage import TrialRecorder
 
 
 @dataclass(frozen=True)
@@ -56,12 +57,59 @@ class SearchSummary:
         return sum(o.fit.epochs_run for o in self.session_outcomes if o.fit is not None)
 
 
+class Recorder(Protocol):
+    """The search stage's side of a trial (search/recorder.py): engines propose, it records.
+
+    Optuna calls it with each trial's params; engines that train themselves (Keras Tuner) open
+    and close each trial's record with `begin` / `finish` / `abort` around their own fit.
+    """
+
+    data: Prepared
+    verbose: int
+    parent: str  # the session's id (its parent run)
+    budget: int  # the session's trial budget, all processes together
+
+    def __call__(
+        self,
+        params: dict[str, Any],
+        number: int,
+        callbacks: list[keras.callbacks.Callback],
+        is_pruned: Callable[[], bool],
+    ) -> TrialOutcome:
+        """Train and record one trial."""
+        ...
+
+    def begin(self, number: int, params: dict[str, Any]) -> tuple[str, Any]:
+        """Open a trial's record: its id and an epoch-logging callback."""
+        ...
+
+    def callbacks(self, logger: Any) -> list[keras.callbacks.Callback]:
+        """The callbacks every trial's fit gets (the logger first)."""
+        ...
+
+    def finish(self, run_id: str, logger: Any, outcome: TrialOutcome) -> None:
+        """Close a trial's record with its outcome."""
+        ...
+
+    def abort(self, run_id: str, logger: Any, exc: BaseException) -> None:
+        """Close a trial's record as failed (interrupted)."""
+        ...
+
+    def finished_trials(self) -> int:
+        """The session's finished trials, in any process."""
+        ...
+
+    def close_orphans(self, states: Mapping[int, str] | None) -> int:
+        """Close records a stopped process left open (`states`: the engine's trial states)."""
+        ...
+
+
 class Engine(Protocol):
     """How to search: sample params, run each trial through a `TrialRecorder`, report the best."""
 
     name: str
 
-    def search(self, cfg: TaskConfig, recorder: TrialRecorder, figure_dir: Path) -> SearchSummary:
+    def search(self, cfg: TaskConfig, recorder: Recorder, figure_dir: Path) -> SearchSummary:
         """Run the task's trial budget (each trial recorded by `recorder`); summarise the study."""
         ...
 

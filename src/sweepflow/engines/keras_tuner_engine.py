@@ -6,7 +6,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import keras
 import keras_tuner as kt
@@ -22,7 +22,7 @@ from sweepflow.config.space import (
     unit_names,
 )
 from sweepflow.config.task import TaskConfig
-from sweepflow.engines import Candidate, SearchSummary
+from sweepflow.engines import Candidate, Recorder, SearchSummary
 from sweepflow.errors import SweepflowError
 from sweepflow.model.network import (
     ModelSpec,
@@ -34,10 +34,6 @@ from sweepflow.model.network import (
     summarize_history,
 )
 from sweepflow.model.trial import COMPLETE, FAILED, TrialOutcome, model_spec, outcome_of, trial_seed
-from sweepflow.search.session import close_orphans
-
-if TYPE_CHECKING:
-    from sweepflow.search.stage import TrialRecorder
 
 log = logging.getLogger("sweepflow.search")
 _SIDECAR = "sweepflow_trials.json"  # per-trial best epoch and params, kept beside the tuner state
@@ -94,7 +90,7 @@ def tracked_tuner_class(base: type[kt.Tuner]) -> type[kt.Tuner]:
     """A subclass of a Keras Tuner tuner whose trial hooks open and close MLflow trial runs."""
 
     class Tracked(base):  # type: ignore[misc, valid-type]
-        def setup_tracking(self, cfg: TaskConfig, recorder: TrialRecorder, state: Path) -> None:
+        def setup_tracking(self, cfg: TaskConfig, recorder: Recorder, state: Path) -> None:
             self.sf_cfg, self.sf_recorder, self.sf_state = cfg, recorder, state
             self.sf_outcomes: list[TrialOutcome] = []
             self.sf_trials = json.loads(state.read_text()) if state.is_file() else {}
@@ -176,7 +172,7 @@ class KerasTunerEngine:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
 
-    def make_tuner(self, cfg: TaskConfig, recorder: TrialRecorder) -> kt.Tuner:
+    def make_tuner(self, cfg: TaskConfig, recorder: Recorder) -> kt.Tuner:
         """Create the tuner, or reload its state so a re-run continues (overwrite=False)."""
         s = cfg.search
         direction = "min" if cfg.direction == "minimize" else "max"
@@ -205,22 +201,14 @@ class KerasTunerEngine:
         return tuner
 
     @staticmethod
-    def remaining(recorder: TrialRecorder) -> int:
+    def remaining(recorder: Recorder) -> int:
         """Trials of the session's budget not run yet (its finished trial runs count)."""
-        if not recorder.tracker.enabled:
-            return recorder.session.budget
-        done = recorder.tracker.client.search_runs(
-            [recorder.experiment_id],
-            filter_string=f"tags.`mlflow.parentRunId` = '{recorder.parent}' "
-            "and attributes.status = 'FINISHED'",
-            max_results=5000,
-        )
-        return max(0, recorder.session.budget - len(done))
+        return max(0, recorder.budget - recorder.finished_trials())
 
-    def search(self, cfg: TaskConfig, recorder: TrialRecorder, figure_dir: Path) -> SearchSummary:
+    def search(self, cfg: TaskConfig, recorder: Recorder, figure_dir: Path) -> SearchSummary:
         """Run the session's remaining trials of the task's tuner."""
         # one process drives a Keras Tuner search: any trial run still open was cut off
-        close_orphans(recorder.tracker, recorder.experiment_id, recorder.parent, None)
+        recorder.close_orphans(None)
         data = recorder.data
         tuner = self.make_tuner(cfg, recorder)
         fit_kwargs: dict[str, Any] = {

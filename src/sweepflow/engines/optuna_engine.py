@@ -6,7 +6,7 @@ import logging
 import time
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import keras
 import optuna
@@ -22,23 +22,13 @@ from sweepflow.config.space import (
     unit_names,
 )
 from sweepflow.config.task import TaskConfig
-from sweepflow.engines import SearchSummary
-from sweepflow.engines.optuna_storage import (
-    heartbeat_seconds,
-    make_storage,
-    ranked,
-    session_trials,
-    spent,
-    trial_states,
-)
+from sweepflow.engines import Recorder, SearchSummary
+from sweepflow.engines.optuna_study import ranked, session_trials, spent, trial_states
 from sweepflow.errors import SweepflowError
 from sweepflow.model.trial import COMPLETE, FAILED, PRUNED, TrialOutcome
 from sweepflow.plots import study_figures
-from sweepflow.search.session import close_orphans
 from sweepflow.store.layout import redact
-
-if TYPE_CHECKING:
-    from sweepflow.search.stage import TrialRecorder
+from sweepflow.store.optuna_storage import heartbeat_seconds, make_storage
 
 log = logging.getLogger("sweepflow.search")
 
@@ -193,10 +183,10 @@ class OptunaEngine:
         return study
 
     def run_trials(
-        self, study: optuna.Study, cfg: TaskConfig, recorder: TrialRecorder, deadline: float | None
+        self, study: optuna.Study, cfg: TaskConfig, recorder: Recorder, deadline: float | None
     ) -> list[TrialOutcome]:
         """Run trials of the recorder's session until its budget is spent (by any worker)."""
-        session, budget = recorder.parent, recorder.session.budget
+        session, budget = recorder.parent, recorder.budget
         outcomes: list[TrialOutcome] = []
 
         def objective(trial: optuna.Trial) -> float:
@@ -291,12 +281,12 @@ class OptunaEngine:
         deadline = None if cfg.search.timeout is None else time.monotonic() + cfg.search.timeout
         return self.load_study(cfg), deadline
 
-    def work(self, cfg: TaskConfig, recorder: TrialRecorder) -> int:
+    def work(self, cfg: TaskConfig, recorder: Recorder) -> int:
         """A worker: add trials to the open session until its budget is spent; return how many."""
         study, deadline = self.start(cfg)
         return len(self.run_trials(study, cfg, recorder, deadline))
 
-    def search(self, cfg: TaskConfig, recorder: TrialRecorder, figure_dir: Path) -> SearchSummary:
+    def search(self, cfg: TaskConfig, recorder: Recorder, figure_dir: Path) -> SearchSummary:
         """Run the session's trial budget (with any workers), then summarise the study."""
         study, deadline = self.start(cfg)
         session = recorder.parent
@@ -305,9 +295,9 @@ class OptunaEngine:
             outcomes += self.run_trials(study, cfg, recorder, deadline)
             self.wait_for_running(study, session)
             timed_out = deadline is not None and time.monotonic() >= deadline
-            if timed_out or spent(session_trials(study, session)) >= recorder.session.budget:
+            if timed_out or spent(session_trials(study, session)) >= recorder.budget:
                 break
-        close_orphans(recorder.tracker, recorder.experiment_id, session, trial_states(study))
+        recorder.close_orphans(trial_states(study))
         best = _best(study)
         if best is None:
             reasons = {o.reason for o in outcomes if o.reason}

@@ -14,6 +14,7 @@ from sweepflow.data.prepare import Prepared
 from sweepflow.model.network import FitResult, ModelSpec, build_model, fit, fresh_state
 
 COMPLETE, PRUNED, FAILED = "complete", "pruned", "failed"
+RUNNING = "running"  # a trial still training (in this or another worker)
 
 
 @dataclass

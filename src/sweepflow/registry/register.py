@@ -20,11 +20,11 @@ from mlflow.models import ModelSignature, infer_signature
 from mlflow.types import DataType
 from mlflow.types.schema import AnyType, ColSpec, Schema
 
+from sweepflow.data.drift import feature_names, profile
 from sweepflow.data.prepare import Prepared
 from sweepflow.data.preprocess import to_dict
 from sweepflow.evaluate.final import Evaluation
 from sweepflow.registry.serving import decode, features
-from sweepflow.retrain.drift import feature_names, profile
 from sweepflow.tracking import Tracker
 
 log = logging.getLogger("sweepflow.registry")

@@ -15,6 +15,7 @@ import numpy as np
 from sweepflow.config.space import FixedSpec
 from sweepflow.config.task import TaskConfig
 from sweepflow.data.compact import predict_scores
+from sweepflow.data.drift import drift_report
 from sweepflow.data.prepare import Prepared
 from sweepflow.engines import Candidate, SearchSummary, make_engine
 from sweepflow.errors import SweepflowError
@@ -29,9 +30,8 @@ from sweepflow.registry.register import (
 )
 from sweepflow.registry.serving import features
 from sweepflow.retrain.compare import Comparison, compare
-from sweepflow.retrain.drift import drift_report
+from sweepflow.search.recorder import TrialRecorder
 from sweepflow.search.session import Session
-from sweepflow.search.stage import TrialRecorder
 from sweepflow.store.layout import Store
 from sweepflow.tracking import Tracker
 

@@ -5,20 +5,43 @@ from __future__ import annotations
 import statistics
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import keras
 import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from sweepflow.config.monitor import Monitor
+from sweepflow.config.task import TaskConfig
 from sweepflow.data.prepare import Prepared
 from sweepflow.model.network import FitResult
 from sweepflow.model.trial import COMPLETE, FAILED, PRUNED, TrialOutcome, run_trial
 
-if TYPE_CHECKING:
-    from sweepflow.search.stage import TrialRecorder
+
+class FoldRecorder(Protocol):
+    """What the fold loop needs of the search's trial recorder (search/recorder.py)."""
+
+    cfg: TaskConfig
+    data: Prepared
+    verbose: int
+
+    def begin_fold(self, trial_run: str, number: int, fold: int) -> tuple[str, Any]:
+        """Open a fold's run under the trial's run: its id and its epoch logger."""
+        ...
+
+    def callbacks(self, logger: Any) -> list[keras.callbacks.Callback]:
+        """The Keras callbacks of one fit (its epoch logger first)."""
+        ...
+
+    def finish(self, run_id: str, logger: Any, outcome: TrialOutcome) -> None:
+        """Close a fold's run with its outcome."""
+        ...
+
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float]) -> None:
+        """Metrics of the trial's run."""
+        ...
 
 
 def fold_splits(data: Prepared, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -59,14 +82,14 @@ def reporters(callbacks: list[keras.callbacks.Callback]) -> list[Any]:
 
 
 def run_cv_trial(
-    recorder: TrialRecorder,
+    recorder: FoldRecorder,
     run_id: str,
     params: dict[str, Any],
     number: int,
     callbacks: list[keras.callbacks.Callback],
 ) -> TrialOutcome:
     """Train one configuration on each fold; its value is the best epoch of the mean curve."""
-    cfg, data, tracker = recorder.cfg, recorder.data, recorder.tracker
+    cfg, data = recorder.cfg, recorder.data
     start = time.perf_counter()
     x = np.concatenate([data.x_train, data.x_val])
     y = np.concatenate([data.y_train, data.y_val])
@@ -76,13 +99,7 @@ def run_cv_trial(
     epochs = 0
     pruned = False
     for i, (tr, va) in enumerate(fold_splits(data, cfg.cv, cfg.data.split_seed), start=1):
-        fold_run = tracker.start_run(
-            recorder.experiment_id,
-            f"trial-{number}-fold-{i}",
-            run_id,
-            tags={"sweepflow.role": "fold", "fold": i},
-        )
-        logger = tracker.epoch_logger(fold_run)
+        fold_run, logger = recorder.begin_fold(run_id, number, i)
         fold = replace(data, x_train=x[tr], y_train=y[tr], x_val=x[va], y_val=y[va])
         outcome = run_trial(
             params,
@@ -95,8 +112,7 @@ def run_cv_trial(
             callbacks=recorder.callbacks(logger),
             verbose=recorder.verbose,
         )
-        logger.flush()
-        tracker.finish_trial(fold_run, outcome, cfg.objective)
+        recorder.finish(fold_run, logger, outcome)
         if outcome.state == FAILED or outcome.fit is None:
             return replace(
                 outcome, seconds=time.perf_counter() - start, reason=f"fold {i}: {outcome.reason}"
@@ -113,9 +129,9 @@ def run_cv_trial(
             pruned = True
             break
     spread = statistics.stdev(at_best) if len(at_best) > 1 else 0.0
-    tracker.log(
+    recorder.log_metrics(
         run_id,
-        metrics={
+        {
             "cv_folds_run": len(values),
             f"cv_{cfg.objective}_mean": mean,
             f"cv_{cfg.objective}_std": spread,

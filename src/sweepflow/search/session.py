@@ -19,13 +19,12 @@ import keras
 from mlflow.entities import Run
 
 from sweepflow.errors import SweepflowError
-from sweepflow.model.trial import COMPLETE, FAILED, PRUNED
+from sweepflow.model.trial import COMPLETE, FAILED, PRUNED, RUNNING
 from sweepflow.tracking import Tracker
 
 log = logging.getLogger("sweepflow.session")
 SESSION_TAG = "sweepflow.session"
 OPEN, CLOSED = "open", "closed"
-RUNNING = "running"
 INTERRUPTED = "interrupted: the process running this trial stopped (killed or crashed)"
 
 

@@ -89,9 +89,9 @@ def init_shared_stores(store: Store) -> None:
     """Create the MLflow and Optuna schemas once, before workers race to create them."""
     from mlflow import MlflowClient
 
-    from sweepflow.engines.optuna_storage import make_storage
     from sweepflow.errors import SweepflowError
     from sweepflow.store.layout import is_locked_error, store_error
+    from sweepflow.store.optuna_storage import make_storage
 
     for url in (store.mlflow_uri, store.study_storage):
         if url.startswith("sqlite:///") and (repair := leftover_migration(Path(url[10:]))):

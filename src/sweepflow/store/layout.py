@@ -13,16 +13,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sweepflow.environment import STORAGE_ENV, STORAGE_FILE_ENV, TRACKING_ENV
 from sweepflow.errors import SweepflowError
 
 DEFAULT_STORE = Path("mlruns")
-# Environment variables that point a store at shared databases (never passed as flow parameters,
-# so a password in them is never recorded by Prefect).
-STORAGE_ENV = "SWEEPFLOW_STORAGE"  # Optuna storage URL, e.g. postgresql://user:pw@host/db
-# MLflow tracking server or database URI. Not MLFLOW_TRACKING_URI itself: mlflow.set_tracking_uri()
-# rewrites that variable in-process; the CLI copies the user's value here at start-up.
-TRACKING_ENV = "SWEEPFLOW_TRACKING_URI"
-STORAGE_FILE_ENV = "SWEEPFLOW_STORAGE_FILE"  # a file holding the Optuna storage URL (chmod 600)
 MIN_FREE_MB = 200  # refuse to start a search with less free disk in the store
 
 

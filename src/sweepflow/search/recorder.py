@@ -1,0 +1,128 @@
+"""What one trial leaves in the store: its nested run, its curves, its fold runs, its state."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import keras
+
+from sweepflow.config.task import TaskConfig
+from sweepflow.data.prepare import Prepared
+from sweepflow.model.trial import FAILED, TrialOutcome, run_trial
+from sweepflow.search.cv import run_cv_trial
+from sweepflow.search.session import Session, close_orphans
+from sweepflow.tracking import EpochLogger, Tracker
+
+# Makes fresh Keras callbacks for each trial (e.g. TensorBoard, or a benchmark's probes).
+CallbackFactory = Callable[[], list[keras.callbacks.Callback]]
+
+
+class TrialRecorder:
+    """Opens and closes the nested MLflow run of each trial, whichever engine drives it.
+
+    Optuna calls it as a function (it builds and trains through `run_trial`); engines that train
+    themselves (Keras Tuner) use `begin`, `logger` callbacks and `finish` from their trial hooks.
+    """
+
+    def __init__(
+        self,
+        cfg: TaskConfig,
+        data: Prepared,
+        tracker: Tracker,
+        session: Session,
+        verbose: int = 0,
+        extra_callbacks: CallbackFactory | None = None,
+    ) -> None:
+        self.cfg, self.data, self.tracker, self.session = cfg, data, tracker, session
+        self.experiment_id, self.parent = session.experiment_id, session.parent_run_id
+        self.verbose, self.extra_callbacks = verbose, extra_callbacks
+        self.budget = session.budget  # the session's trial budget, all processes together
+        self.run_prefix = "trial"  # the nested runs' names: trial-N (a retrain: challenger-N)
+
+    def callbacks(self, logger: EpochLogger) -> list[keras.callbacks.Callback]:
+        """The Keras callbacks every trial gets: its epoch logger, then any extra ones."""
+        return [logger, *(self.extra_callbacks() if self.extra_callbacks else [])]
+
+    def begin(self, number: int, params: dict[str, Any]) -> tuple[str, EpochLogger]:
+        """Open the trial's run, log its params; return the run id and a fresh epoch logger."""
+        run_id = self.tracker.start_run(
+            self.experiment_id,
+            f"{self.run_prefix}-{number}",
+            self.parent,
+            tags={
+                "sweepflow.role": "trial",
+                "trial_number": number,
+                "sweepflow.host": socket.gethostname(),
+                "sweepflow.pid": os.getpid(),
+            },
+        )
+        self.tracker.log(run_id, params=params)
+        return run_id, self.tracker.epoch_logger(run_id)
+
+    def begin_fold(self, trial_run: str, number: int, fold: int) -> tuple[str, EpochLogger]:
+        """Open fold `fold`'s run under the trial's run; return its id and an epoch logger."""
+        run_id = self.tracker.start_run(
+            self.experiment_id,
+            f"trial-{number}-fold-{fold}",
+            trial_run,
+            tags={"sweepflow.role": "fold", "fold": fold},
+        )
+        return run_id, self.tracker.epoch_logger(run_id)
+
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float]) -> None:
+        """Metrics of a trial's run (e.g. its cross-validation summary)."""
+        self.tracker.log(run_id, metrics=dict(metrics))
+
+    def finished_trials(self) -> int:
+        """Trial runs of this session that finished (in any process, any earlier run)."""
+        return self.tracker.count_children(self.experiment_id, self.parent, "FINISHED")
+
+    def close_orphans(self, states: Mapping[int, str] | None) -> int:
+        """Close this session's trial runs left open by a stopped process (see session.py)."""
+        return close_orphans(self.tracker, self.experiment_id, self.parent, states)
+
+    def finish(self, run_id: str, logger: EpochLogger, outcome: TrialOutcome) -> None:
+        """Flush the curves and close the run with the trial's state."""
+        logger.flush()
+        self.tracker.finish_trial(run_id, outcome, self.cfg.objective)
+
+    def abort(self, run_id: str, logger: EpochLogger, exc: BaseException) -> None:
+        """Close the run as failed when the trial is interrupted (Ctrl-C, kill signal)."""
+        logger.flush()
+        self.tracker.log(run_id, tags={"state": FAILED, "failure_reason": type(exc).__name__})
+        self.tracker.end(run_id, ok=False)
+
+    def __call__(
+        self,
+        params: dict[str, Any],
+        number: int,
+        callbacks: list[keras.callbacks.Callback],
+        is_pruned: Callable[[], bool],
+    ) -> TrialOutcome:
+        """Run one trial through `run_trial` inside its own nested run."""
+        run_id, logger = self.begin(number, params)
+        try:
+            if self.cfg.cv:
+                outcome = run_cv_trial(self, run_id, params, number, callbacks)
+            else:
+                outcome = run_trial(
+                    params,
+                    self.data,
+                    number=number,
+                    base_seed=self.cfg.search.seed,
+                    objective=self.cfg.objective,
+                    patience=self.cfg.patience,
+                    monitor=self.cfg.stop_monitor,
+                    callbacks=[*self.callbacks(logger), *callbacks],
+                    is_pruned=is_pruned,
+                    verbose=self.verbose,
+                )
+        except BaseException as exc:
+            self.abort(run_id, logger, exc)
+            raise
+        self.finish(run_id, logger, outcome)
+        outcome.run_id = run_id
+        return outcome
