@@ -21,3 +21,8 @@ class DataError(SweepflowError):
 
 class UnknownTaskError(SweepflowError):
     """A task name with no YAML file in the search-space folder."""
+
+
+def failure_reason(exc: BaseException) -> str:
+    """What a failed trial or run records as its `failure_reason`: the error's first line."""
+    return f"{type(exc).__name__}: {exc}".splitlines()[0][:500]

@@ -11,6 +11,7 @@ from typing import Any
 from sweepflow.config.data import DataConfig, parse_data
 from sweepflow.config.fields import read_yaml, take, typed
 from sweepflow.config.final import FinalConfig, parse_final
+from sweepflow.config.kinds import KINDS
 from sweepflow.config.monitor import Monitor
 from sweepflow.config.retrain import RetrainConfig, parse_retrain
 from sweepflow.config.space import (
@@ -24,7 +25,6 @@ from sweepflow.config.space import (
 )
 from sweepflow.errors import ConfigError, UnknownTaskError
 
-KINDS = ("regression", "binary", "multiclass")
 ENGINES = ("optuna", "keras-tuner")
 SAMPLERS = ("tpe", "random", "grid", "cmaes")  # Optuna samplers
 PRUNERS = ("hyperband", "successive_halving", "median", "none")  # Optuna pruners
@@ -32,26 +32,6 @@ TUNERS = ("hyperband", "bayesian", "random")  # Keras Tuner tuners
 GRID_LIMIT = 10_000  # most grid points a grid search may enumerate
 # The tasks `make tune` runs with no TASK: one of each kind, on data bundled with scikit-learn.
 DEFAULT_TASKS = ("diabetes", "breast_cancer", "digits")
-# The headline validation metric of each kind, and which way is better.
-DEFAULT_OBJECTIVE = {
-    "regression": ("val_mae", "minimize"),
-    "binary": ("val_accuracy", "maximize"),
-    "multiclass": ("val_accuracy", "maximize"),
-}
-# Every validation metric a trial of each kind logs per epoch (any engine can rank by it), and
-# which way is better. val_f1 / val_macro_f1 are computed on the validation rows each epoch;
-# binary val_f1 is the F1 of the positive class at the threshold that maximises it.
-OBJECTIVES: dict[str, dict[str, str]] = {
-    "regression": {"val_loss": "minimize", "val_mae": "minimize"},
-    "binary": {
-        "val_loss": "minimize",
-        "val_accuracy": "maximize",
-        "val_auc": "maximize",
-        "val_pr_auc": "maximize",
-        "val_f1": "maximize",
-    },
-    "multiclass": {"val_loss": "minimize", "val_accuracy": "maximize", "val_macro_f1": "maximize"},
-}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")  # a file, experiment and model name
 MAX_TRIALS = 100_000
 
@@ -222,7 +202,7 @@ def parse_task(raw: Any, source: str = "<memory>", default_name: str = "task") -
         )
     kind = raw.get("kind")
     if kind not in KINDS:
-        raise ConfigError(source, "kind", f"must be one of {KINDS}, got {kind!r}")
+        raise ConfigError(source, "kind", f"must be one of {tuple(KINDS)}, got {kind!r}")
     if "data" not in raw:
         raise ConfigError(source, "data", "missing")
     data = parse_data(source, raw["data"])
@@ -236,10 +216,10 @@ def parse_task(raw: Any, source: str = "<memory>", default_name: str = "task") -
     search_raw = take(
         source, raw.get("search", {}), "search", set(SearchConfig.__dataclass_fields__)
     )
-    metric, direction = DEFAULT_OBJECTIVE[kind]
+    metric = KINDS[kind].default_objective
     obj = take(source, raw.get("objective", {}), "objective", {"metric", "direction"})
     metric = obj.get("metric", metric)
-    known = OBJECTIVES[kind]
+    known = KINDS[kind].objectives
     if metric not in known:
         raise ConfigError(
             source,

@@ -23,7 +23,7 @@ from sweepflow.config.space import (
 )
 from sweepflow.config.task import TaskConfig
 from sweepflow.engines import Candidate, Recorder, SearchSummary
-from sweepflow.errors import SweepflowError
+from sweepflow.errors import SweepflowError, failure_reason
 from sweepflow.model.network import (
     ModelSpec,
     build_model,
@@ -116,7 +116,7 @@ def tracked_tuner_class(base: type[kt.Tuner]) -> type[kt.Tuner]:
             try:
                 results = super().run_trial(trial, *args, **kwargs)
             except Exception as exc:
-                reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+                reason = failure_reason(exc)
                 outcome = TrialOutcome(
                     number, params, FAILED, None, None, time.perf_counter() - start, reason
                 )

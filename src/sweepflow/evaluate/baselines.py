@@ -18,9 +18,10 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 
+from sweepflow.config.kinds import KINDS
 from sweepflow.data.compact import is_compact
 from sweepflow.data.prepare import Prepared
-from sweepflow.model.metrics import HEADLINE, test_metrics
+from sweepflow.model.metrics import test_metrics
 
 log = logging.getLogger("sweepflow.baselines")
 HGB_MAX_CELLS = 5_000_000  # rows × features above which HistGradientBoosting is skipped here
@@ -42,7 +43,7 @@ class Baselines:
 
     def beaten_by(self, kind: str, value: float) -> list[str]:
         """The baselines whose headline test metric is better than the network's `value`."""
-        headline, higher = HEADLINE[kind]
+        headline, higher = KINDS[kind].headline, KINDS[kind].higher_is_better
         return [
             name
             for name, ms in self.metrics.items()

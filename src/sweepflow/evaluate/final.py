@@ -20,10 +20,11 @@ import numpy as np
 from sklearn import metrics as skm
 
 from sweepflow.config.final import FinalConfig
+from sweepflow.config.kinds import KINDS
 from sweepflow.data.compact import predict_scores
 from sweepflow.data.prepare import Prepared
 from sweepflow.engines import SearchSummary
-from sweepflow.model.metrics import HEADLINE, predict_labels, test_metrics
+from sweepflow.model.metrics import predict_labels, test_metrics
 from sweepflow.model.network import average_model, build_model, fit, fresh_state
 from sweepflow.model.trial import model_spec, trial_seed
 from sweepflow.plots import confusion_matrix_plot, predicted_vs_actual
@@ -81,7 +82,7 @@ def final_evaluate(
     scores = predict_scores(model, data.x_test)
     threshold = summary.threshold if data.kind == "binary" else 0.5
     metrics = test_metrics(data.kind, data.y_test, scores, threshold)
-    headline, higher = HEADLINE[data.kind]
+    headline, higher = KINDS[data.kind].headline, KINDS[data.kind].higher_is_better
     files = _evaluation_files(data, scores, out_dir, threshold)
     if len(members) > 1:
         files.append(_ensemble_file(data, members, networks, headline, out_dir, threshold))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from sklearn import metrics as skm
 from sklearn.utils.class_weight import compute_class_weight
 
-F1_OBJECTIVES = ("val_f1", "val_macro_f1")  # computed on the validation rows every epoch
+from sweepflow.config.kinds import KINDS
 
 
 def best_threshold_f1(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
@@ -39,14 +41,6 @@ def class_weights(y: np.ndarray) -> dict[int, float]:
     return {int(c): float(w) for c, w in zip(classes, weights, strict=True)}
 
 
-# The test metric that decides the champion, and whether higher is better.
-HEADLINE = {
-    "regression": ("test_mae", False),
-    "binary": ("test_accuracy", True),
-    "multiclass": ("test_accuracy", True),
-}
-
-
 def predict_labels(kind: str, scores: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     """Class indices from network outputs (binary: P(positive) ≥ threshold)."""
     if kind == "binary":
@@ -54,31 +48,39 @@ def predict_labels(kind: str, scores: np.ndarray, threshold: float = 0.5) -> np.
     return np.asarray(scores).argmax(axis=1).astype(np.int32)
 
 
+def _two_classes(score: Callable[[np.ndarray, np.ndarray], float]) -> Scorer:
+    """An AUC: defined only when the test rows hold both classes."""
+
+    def scorer(y: np.ndarray, pred: np.ndarray, labels: np.ndarray) -> float | None:
+        return float(score(y, pred.reshape(-1))) if len(np.unique(y)) == 2 else None
+
+    return scorer
+
+
+# How each test metric is computed from (targets, raw predictions, predicted labels); which ones
+# a kind reports is in config/kinds.py.
+Scorer = Callable[[np.ndarray, np.ndarray, np.ndarray], float | None]
+SCORERS: dict[str, Scorer] = {
+    "test_mae": lambda y, pred, _: float(skm.mean_absolute_error(y, pred.reshape(-1))),
+    "test_rmse": lambda y, pred, _: float(np.sqrt(skm.mean_squared_error(y, pred.reshape(-1)))),
+    "test_r2": lambda y, pred, _: float(skm.r2_score(y, pred.reshape(-1))),
+    "test_accuracy": lambda y, _, labels: float(skm.accuracy_score(y, labels)),
+    "test_precision": lambda y, _, lab: float(skm.precision_score(y, lab, zero_division=0)),
+    "test_recall": lambda y, _, lab: float(skm.recall_score(y, lab, zero_division=0)),
+    "test_f1": lambda y, _, lab: float(skm.f1_score(y, lab, zero_division=0)),
+    "test_roc_auc": _two_classes(skm.roc_auc_score),
+    "test_pr_auc": _two_classes(skm.average_precision_score),
+    "test_macro_f1": lambda y, _, lab: float(
+        skm.f1_score(y, lab, average="macro", zero_division=0)
+    ),
+}
+
+
 def test_metrics(
     kind: str, y_true: np.ndarray, scores: np.ndarray, threshold: float = 0.5
 ) -> dict[str, float]:
     """The kind's test metrics at the decision threshold (scores: predictions or P(class))."""
     scores = np.asarray(scores)
-    if kind == "regression":
-        pred = scores.reshape(-1)
-        return {
-            "test_mae": float(skm.mean_absolute_error(y_true, pred)),
-            "test_rmse": float(np.sqrt(skm.mean_squared_error(y_true, pred))),
-            "test_r2": float(skm.r2_score(y_true, pred)),
-        }
-    labels = predict_labels(kind, scores, threshold)
-    out = {"test_accuracy": float(skm.accuracy_score(y_true, labels))}
-    if kind == "binary":
-        out.update(
-            {
-                "test_precision": float(skm.precision_score(y_true, labels, zero_division=0)),
-                "test_recall": float(skm.recall_score(y_true, labels, zero_division=0)),
-                "test_f1": float(skm.f1_score(y_true, labels, zero_division=0)),
-            }
-        )
-        if len(np.unique(y_true)) == 2:
-            out["test_roc_auc"] = float(skm.roc_auc_score(y_true, scores.reshape(-1)))
-            out["test_pr_auc"] = float(skm.average_precision_score(y_true, scores.reshape(-1)))
-    else:
-        out["test_macro_f1"] = float(skm.f1_score(y_true, labels, average="macro", zero_division=0))
-    return out
+    labels = scores if kind == "regression" else predict_labels(kind, scores, threshold)
+    values = {name: SCORERS[name](y_true, scores, labels) for name in KINDS[kind].test_metrics}
+    return {name: value for name, value in values.items() if value is not None}

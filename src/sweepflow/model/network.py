@@ -12,17 +12,11 @@ from typing import Any
 import keras
 import numpy as np
 
+from sweepflow.config.kinds import F1_OBJECTIVES, KINDS
 from sweepflow.config.monitor import VAL_LOSS, Monitor
 from sweepflow.config.space import unit_names
 from sweepflow.data.compact import CompactBatches, is_compact, predict_scores
-from sweepflow.model.metrics import F1_OBJECTIVES, class_weights, validation_scores
-
-# The head, loss and metrics each kind of task dictates.
-HEADS: dict[str, tuple[str | None, str]] = {
-    "regression": (None, "mse"),
-    "binary": ("sigmoid", "binary_crossentropy"),
-    "multiclass": ("softmax", "sparse_categorical_crossentropy"),
-}
+from sweepflow.model.metrics import class_weights, validation_scores
 
 
 @dataclass(frozen=True)
@@ -115,7 +109,7 @@ def build_model(
     params: dict[str, Any], spec: ModelSpec, name: str = "sweepflow_dense"
 ) -> keras.Model:
     """A compiled Sequential of relu Dense layers (+ L2, batch norm, dropout) and the head."""
-    activation, loss = HEADS[spec.kind]
+    activation, loss = KINDS[spec.kind].activation, KINDS[spec.kind].loss
     dropout = float(params.get("dropout", 0.0))
     l2 = float(params.get("l2", 0.0))
     batch_norm = bool(params.get("batch_norm", False))

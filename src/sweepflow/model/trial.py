@@ -11,6 +11,7 @@ import keras
 
 from sweepflow.config.monitor import VAL_LOSS, Monitor
 from sweepflow.data.prepare import Prepared
+from sweepflow.errors import failure_reason
 from sweepflow.model.network import FitResult, ModelSpec, build_model, fit, fresh_state
 
 COMPLETE, PRUNED, FAILED = "complete", "pruned", "failed"
@@ -74,7 +75,7 @@ def run_trial(
             objective=objective,
         )
     except Exception as exc:  # one bad configuration (OOM, invalid shape…) must not end the study
-        reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+        reason = failure_reason(exc)
         return TrialOutcome(number, params, FAILED, None, None, time.perf_counter() - start, reason)
     finally:  # drop the graph now; the next trial's fresh_state runs the (slow) full gc once
         keras.backend.clear_session(free_memory=False)

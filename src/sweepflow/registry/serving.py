@@ -11,6 +11,7 @@ import pandas as pd
 
 from sweepflow.data.preprocess import Preprocessor, from_dict
 from sweepflow.errors import DataError
+from sweepflow.model.metrics import predict_labels
 
 
 def features(pre: Preprocessor, model_input: Any) -> np.ndarray:
@@ -46,13 +47,12 @@ def decode(
     """
     if kind == "regression":
         return pd.DataFrame({"prediction": scores.reshape(-1).astype(np.float64)})
+    index = predict_labels(kind, scores, threshold).astype(int)  # as final evaluation does
     if kind == "binary":
         positive = scores.reshape(-1).astype(np.float64)
         proba = np.column_stack([1.0 - positive, positive])
-        index = (positive >= threshold).astype(int)
     else:
         proba = np.asarray(scores, dtype=np.float64)
-        index = proba.argmax(axis=1)
     out = pd.DataFrame(
         {
             "label": np.asarray(class_names)[index],

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from sweepflow.config.kinds import KINDS
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -77,26 +79,20 @@ def compare(
     accuracy); regression compares absolute errors with a paired bootstrap (metric: MAE).
     """
     y_true = np.asarray(y_true)
+    metric = KINDS[kind].headline  # mean |error| (MAE) or accuracy over the same test rows
+    test = KINDS[kind].comparison if test == "auto" else test
     if kind == "regression":
-        test = "bootstrap" if test == "auto" else test
         if test != "bootstrap":
             raise ValueError("regression supports only the paired bootstrap")
         err_champ = np.abs(np.asarray(champion_pred, dtype=np.float64) - y_true)
         err_chal = np.abs(np.asarray(challenger_pred, dtype=np.float64) - y_true)
         improvement = err_champ - err_chal  # > 0 where the challenger errs less
-        champ_metric, chal_metric, higher = float(err_champ.mean()), float(err_chal.mean()), False
-        metric = "test_mae"
+        champ_metric, chal_metric = float(err_champ.mean()), float(err_chal.mean())
     else:
-        test = "mcnemar" if test == "auto" else test
         right_champ = np.asarray(champion_pred) == y_true
         right_chal = np.asarray(challenger_pred) == y_true
         improvement = right_chal.astype(np.float64) - right_champ
-        champ_metric, chal_metric, higher = (
-            float(right_champ.mean()),
-            float(right_chal.mean()),
-            True,
-        )
-        metric = "test_accuracy"
+        champ_metric, chal_metric = float(right_champ.mean()), float(right_chal.mean())
     boot_p, low, high = paired_bootstrap(improvement, n_boot, seed)
     p = mcnemar(right_champ, right_chal)[0] if test == "mcnemar" else boot_p
     gain = float(improvement.mean())
@@ -111,7 +107,7 @@ def compare(
         metric,
         champ_metric,
         chal_metric,
-        higher,
+        KINDS[kind].higher_is_better,
         test,
         p,
         low,

@@ -18,7 +18,7 @@ from sweepflow.data.compact import predict_scores
 from sweepflow.data.drift import drift_report
 from sweepflow.data.prepare import Prepared
 from sweepflow.engines import Candidate, SearchSummary, make_engine
-from sweepflow.errors import SweepflowError
+from sweepflow.errors import SweepflowError, failure_reason
 from sweepflow.evaluate.final import Evaluation, final_evaluate, predict_labels
 from sweepflow.model.trial import COMPLETE, TrialOutcome
 from sweepflow.registry.register import (
@@ -312,5 +312,5 @@ def report(
 def fail(run: RetrainRun, store: Store, exc: BaseException) -> None:
     """Close the retrain run as failed, with the reason (nothing is registered or promoted)."""
     tracker = Tracker.for_store(store)
-    tracker.log(run.run_id, tags={"failure_reason": f"{type(exc).__name__}: {exc}"[:500]})
+    tracker.log(run.run_id, tags={"failure_reason": failure_reason(exc)})
     tracker.end(run.run_id, ok=False)

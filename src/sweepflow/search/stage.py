@@ -14,7 +14,7 @@ import yaml
 from sweepflow.config.task import TaskConfig
 from sweepflow.data.prepare import Prepared
 from sweepflow.engines import Engine, SearchSummary
-from sweepflow.errors import SweepflowError
+from sweepflow.errors import SweepflowError, failure_reason
 from sweepflow.search.recorder import CallbackFactory, TrialRecorder
 from sweepflow.search.session import (
     Session,
@@ -114,7 +114,7 @@ def run_search(
         if not isinstance(exc, Exception):  # Ctrl-C, SIGTERM/SIGHUP, a library's stop signal
             interrupted(tracker, parent, type(exc).__name__)
             raise
-        tracker.log(parent, tags={"failure_reason": f"{type(exc).__name__}: {exc}"[:500]})
+        tracker.log(parent, tags={"failure_reason": failure_reason(exc)})
         close(tracker, parent, stage="search failed", status="FAILED")
         raise
     max_epochs = int(cfg.space.max_value("epochs"))
