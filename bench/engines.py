@@ -185,7 +185,7 @@ def main() -> int:
     configure_environment(Path(tempfile.gettempdir()) / "sweepflow-bench")
     from sweepflow.config.task import load_task
     from sweepflow.data.prepare import prepare
-    from sweepflow.model.network import configure_devices
+    from sweepflow.model.backend import configure_devices
 
     print(f"device: {configure_devices()}")
 

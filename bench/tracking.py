@@ -94,7 +94,7 @@ def main() -> int:
     os.environ.update(ENV)
     from sweepflow.config.task import load_task
     from sweepflow.data.prepare import prepare
-    from sweepflow.model.network import configure_devices
+    from sweepflow.model.backend import configure_devices
 
     configure_devices()
     cfg = load_task(args.task, ROOT / "search_spaces").with_overrides(trials=args.trials, seed=0)

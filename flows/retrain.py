@@ -21,29 +21,22 @@ challenger = task(rt.train_challenger, name="train challenger", cache_policy=NO_
 decide = task(rt.decide, name="compare and register", cache_policy=NO_CACHE)
 
 
-@flow(name="retrain", log_prints=True, flow_run_name=run_name("retrain"))
-def retrain(
-    task_name: str,
-    store: str = str(DEFAULT_STORE),
-    data_dir: str | None = None,
-    spaces_dir: str = str(DEFAULT_SPACES_DIR),
-) -> rt.RetrainReport:
+@flow(name="retrain", log_prints=True, flow_run_name=run_name("retrain"), validate_parameters=False)
+def retrain(cfg: TaskConfig, command: Command) -> rt.RetrainReport:
     """Retrain a task's champion on its current data; promote only a really better model."""
-    cfg = load_task(task_name, Path(spaces_dir))
-    where = Store.from_env(store)
-    run = start(cfg, where)
+    run = start(cfg, command)
     try:
-        data = prepare_data(cfg, resolve_data_dir(data_dir))
+        data = prepare_data(cfg, command.data_dir)
         cfg = stage_size(cfg, data)
-        run = check_drift(cfg, data, run, where)
+        run = check_drift(cfg, data, run, command)
         if run.skipped:
-            rt.finish_skipped(run, where)
+            rt.finish_skipped(run, command)
             version, result = None, None
         else:
-            evaluation = challenger(cfg, data, run, where)
-            version, result = decide(cfg, data, run, evaluation, where)
+            evaluation = challenger(cfg, data, run, command)
+            version, result = decide(cfg, data, run, evaluation, command)
     except BaseException as exc:
-        rt.fail(run, where, exc)
+        rt.fail(run, command, exc)
         raise
     report = rt.report(cfg, run, version, result)
     create_markdown_artifact(  # the decision, visible on the Prefect flow run

@@ -6,23 +6,36 @@ import json
 import os
 from pathlib import Path
 
-from prefect import serve
+from prefect import flow, serve
 from prefect.deployments.runner import RunnerDeployment
 
 from flows.retrain import retrain
+from flows.tune import run_name
+from sweepflow.command import Command
+from sweepflow.config.task import load_task
 from sweepflow.errors import SweepflowError
+from sweepflow.retrain.stages import RetrainReport
 from sweepflow.store.layout import Store
 
 SCHEDULES = "schedules.json"  # in the store: what `serve` serves
 
 
+@flow(name="scheduled-retrain", log_prints=True, flow_run_name=run_name("retrain"))
+def scheduled_retrain(
+    task_name: str, store: str, data_dir: str | None, spaces_dir: str
+) -> RetrainReport:
+    """A scheduled run is a command of its own: load the task and open the store once, retrain."""
+    cfg = load_task(task_name, Path(spaces_dir))
+    return retrain(cfg, Command(Store.from_env(store), data_dir))  # URLs: from the environment
+
+
 def deployment(
     task: str, cron: str, store: str, data_dir: str | None, spaces_dir: str
 ) -> RunnerDeployment:
-    """The `retrain` deployment of one task with its cron schedule."""
+    """The scheduled `retrain` deployment of one task with its cron schedule."""
     params = {"task_name": task, "store": store, "data_dir": data_dir, "spaces_dir": spaces_dir}
     try:
-        return retrain.to_deployment(
+        return scheduled_retrain.to_deployment(
             name=f"retrain-{Path(task).stem}", cron=cron, parameters=params, tags=["sweepflow"]
         )
     except ValueError as exc:

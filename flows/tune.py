@@ -11,9 +11,8 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from sweepflow import tune as pipeline
-from sweepflow.config.task import load_task
-from sweepflow.environment import DEFAULT_SPACES_DIR, resolve_data_dir
-from sweepflow.store.layout import DEFAULT_STORE, Store
+from sweepflow.command import Command
+from sweepflow.config.task import TaskConfig
 
 prepare_data = task(pipeline.stage_prepare, name="prepare data", cache_policy=NO_CACHE)
 search = task(pipeline.stage_search, name="search", cache_policy=NO_CACHE)
@@ -28,7 +27,10 @@ def run_name(prefix: str) -> Callable[[], str]:
     def name() -> str:
         from prefect.runtime import flow_run
 
-        task_name = str(flow_run.parameters.get("task_name", "task"))
+        params = flow_run.parameters
+        cfg = params.get("cfg")  # the task's config, or as Prefect recorded it (a dict)
+        name = cfg.get("name") if isinstance(cfg, dict) else getattr(cfg, "name", None)
+        task_name = name or str(params.get("task_name", "task"))  # a scheduled run: task_name
         return f"{prefix}-{Path(task_name).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
 
     return name
@@ -39,32 +41,20 @@ def artifact_key(task_name: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", task_name.lower()).strip("-") or "task"
 
 
-@flow(name="tune", log_prints=True, flow_run_name=run_name("tune"))
-def tune(
-    task_name: str,
-    trials: int | None = None,
-    engine: str | None = None,
-    seed: int | None = None,
-    store: str = str(DEFAULT_STORE),
-    data_dir: str | None = None,
-    spaces_dir: str = str(DEFAULT_SPACES_DIR),
-    verbose: int = 0,
-) -> pipeline.TuneReport:
+# validate_parameters=False: the config was validated once, on load; Prefect records it as given
+@flow(name="tune", log_prints=True, flow_run_name=run_name("tune"), validate_parameters=False)
+def tune(cfg: TaskConfig, command: Command) -> pipeline.TuneReport:
     """Tune one task end to end and register its best model."""
     start = time.perf_counter()
-    cfg = load_task(task_name, Path(spaces_dir)).with_overrides(
-        trials=trials, engine=engine, seed=seed
-    )
-    where = Store.from_env(store)  # shared databases come from the environment
-    data = prepare_data(cfg, resolve_data_dir(data_dir))
+    data = prepare_data(cfg, command.data_dir)
     cfg = pipeline.stage_size(cfg, data)  # a YAML without space: sized from the table
-    found = search(cfg, data, where, verbose)
-    with pipeline.finishing(cfg, found, where) as done_elsewhere:
+    found = search(cfg, data, command)
+    with pipeline.finishing(cfg, found, command) as done_elsewhere:
         if done_elsewhere is not None:  # a second `tune` on the same session: report, not redo
             done_elsewhere.seconds = time.perf_counter() - start
             return done_elsewhere
-        evaluation = evaluate(cfg, data, found, where, verbose)
-        compared = baselines(cfg, data, found, evaluation, where)
-        decision = register(cfg, data, found, evaluation, where)
+        evaluation = evaluate(cfg, data, found, command)
+        compared = baselines(cfg, data, found, evaluation, command)
+        decision = register(cfg, data, found, evaluation, command)
     seconds = time.perf_counter() - start
     return pipeline.report(cfg, found, evaluation, decision, seconds, compared)

@@ -1,105 +1,80 @@
-"""Shared fixtures: a quiet offline environment, tiny generated datasets, one Prefect harness."""
+"""Test session set-up: a quiet offline environment, one Prefect harness, service markers.
+
+Helpers that tests import live in helpers.py; this file only holds fixtures and hooks.
+"""
 
 from __future__ import annotations
 
 import os
 
-# Before TensorFlow, Keras, MLflow or Prefect are imported anywhere in the test session.
-os.environ.update(
-    {
-        "SWEEPFLOW_OFFLINE": "1",  # tests never download; missing files must give a clear error
-        "KERAS_BACKEND": "tensorflow",
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "DO_NOT_TRACK": "true",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-    }
-)
+from sweepflow.environment import QUIET_ENV  # imports nothing heavy (no TensorFlow, no MLflow)
 
+# Before TensorFlow, Keras, MLflow or Prefect are imported anywhere in the test session: the
+# environment every sweepflow command sets, and no downloads (a missing file is a clear error).
+os.environ.update({**QUIET_ENV, "SWEEPFLOW_OFFLINE": "1"})
+
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-import yaml  # noqa: E402
-
-# Variables that point sweepflow at other stores. mlflow.set_tracking_uri() exports
-# MLFLOW_TRACKING_URI inside this test process, so child processes must not inherit it.
-_STORE_VARS = ("MLFLOW_TRACKING_URI", "SWEEPFLOW_TRACKING_URI", "SWEEPFLOW_STORAGE")
+from helpers import PG, STORE_VARS, child_env, free_port, stop  # noqa: E402
 
 
-def child_env(**extra: str) -> dict[str, str]:
-    """The environment for a child `sweepflow` process: this one's, minus store pointers."""
-    env = {k: v for k, v in os.environ.items() if k not in _STORE_VARS}
-    env.update(extra)
-    return env
+def _postgres_missing() -> str | None:
+    """Why the local PostgreSQL cannot be used, or None when it answers."""
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=2):
+            return None
+    except OSError as exc:
+        return f"no PostgreSQL on 127.0.0.1:5432 ({exc.strerror or exc})"
 
 
-SMALL_SPACE = {
-    "layers": {"type": "int", "min": 1, "max": 2},
-    "units": {"type": "int", "min": 4, "max": 16, "log": True},
-    "dropout": {"type": "float", "min": 0.0, "max": 0.2},
-    "learning_rate": {"type": "float", "min": 0.005, "max": 0.05, "log": True},
-    "optimizer": {"type": "choice", "values": ["adam", "rmsprop"]},
-    "batch_size": {"type": "choice", "values": [16, 32]},
-    "epochs": 6,
-}
+def _prefect_missing() -> str | None:
+    """Why a `prefect server` cannot be started here, or None."""
+    cli = Path(sys.executable).with_name("prefect")
+    return None if cli.exists() or shutil.which("prefect") else "no `prefect` command installed"
 
 
-def make_table(kind: str, n: int = 160, seed: int = 0) -> pd.DataFrame:
-    """A small learnable table: two numerics, one categorical, and a target of the given kind."""
-    rng = np.random.default_rng(seed)
-    x1, x2 = rng.normal(size=n), rng.uniform(0, 10, size=n)
-    color = rng.choice(["red", "green", "blue"], size=n)
-    effect = pd.Series(color).map({"red": 1.0, "green": 0.0, "blue": -1.0}).to_numpy()
-    signal = 2 * x1 - 0.3 * x2 + effect
-    frame = pd.DataFrame({"x1": x1, "x2": x2, "color": color})
-    if kind == "regression":
-        frame["y"] = signal + rng.normal(scale=0.1, size=n)
-    elif kind == "binary":
-        frame["y"] = np.where(signal > np.median(signal), "yes", "no")
-    else:
-        frame["y"] = pd.cut(signal, 3, labels=["low", "mid", "high"]).astype(str)
-    return frame
+_SERVICES = {"postgres": _postgres_missing, "prefect_server": _prefect_missing}
 
 
-def write_task(
-    folder: Path,
-    name: str,
-    kind: str,
-    frame: pd.DataFrame | None = None,
-    overrides: dict | None = None,
-    data: dict | None = None,
-) -> Path:
-    """Write `<name>.csv` and `<name>.yaml` (a CSV task) into `folder`; return the YAML path.
+# A test that uses one of these fixtures needs that service (it is marked so by itself).
+_NEEDS = {"pg_admin": "postgres", "pg_urls": "postgres", "prefect_server": "prefect_server"}
 
-    `data` adds keys to the task's `data:` mapping; `overrides` replaces top-level sections.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    (frame if frame is not None else make_table(kind)).to_csv(folder / f"{name}.csv", index=False)
-    spec = {
-        "task": name,
-        "kind": kind,
-        "data": {"source": "csv", "path": f"{name}.csv", "target": "y", **(data or {})},
-        "search": {"trials": 2, "seed": 1, "pruner": "none"},
-        "training": {"patience": 2},
-        "space": SMALL_SPACE,
-    }
-    spec.update(overrides or {})
-    path = folder / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    return path
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that need PostgreSQL or a standing Prefect server (`-m postgres` …)."""
+    for item in items:
+        for fixture, marker in _NEEDS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip a test whose service is absent, with the reason; in CI an absent service fails."""
+    for marker, missing in _SERVICES.items():
+        if marker not in item.keywords:
+            continue
+        reason = missing()
+        if reason is None:
+            continue
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{item.nodeid} needs {marker}: {reason} (CI provides it)")
+        pytest.skip(f"needs {marker}: {reason}")
 
 
 @pytest.fixture(autouse=True)
 def _no_store_pointers_between_tests():
     """Each test starts with no store variables (in-process CLI calls and MLflow set them)."""
-    for var in _STORE_VARS:
+    for var in STORE_VARS:
         os.environ.pop(var, None)
     yield
-    for var in _STORE_VARS:
+    for var in STORE_VARS:
         os.environ.pop(var, None)
 
 
@@ -110,3 +85,53 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture
+def pg_admin():
+    """A connection to the local PostgreSQL's `test` database (autocommit), for test databases."""
+    import psycopg2
+
+    admin = psycopg2.connect(f"{PG}/test", connect_timeout=5)
+    admin.autocommit = True
+    yield admin
+    admin.close()
+
+
+@pytest.fixture
+def prefect_server(tmp_path):
+    """`prefect server start` on a free loopback port; yields (API URL, environment)."""
+    port = free_port()
+    env = {k: v for k, v in child_env().items() if not k.startswith("PREFECT_API")}
+    env.update(
+        PREFECT_HOME=str(tmp_path / "prefect-server"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_UI_ENABLED="false",
+    )
+    log = open(tmp_path / "server.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+        + ["--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(1)
+    else:
+        stop(proc)
+        pytest.fail(
+            f"prefect server did not start: {(tmp_path / 'server.log').read_text()[-2000:]}"
+        )
+    env["PREFECT_API_URL"] = url
+    yield url, env
+    stop(proc)
+    log.close()

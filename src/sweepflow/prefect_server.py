@@ -38,7 +38,7 @@ _WRAPPER = (
 )
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -48,7 +48,7 @@ class TemporaryServer:
     """Start with `start()` (returns at once), `wait()` until it answers, `stop()` at the end."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/api"
         # its database and log live outside the store: a store that breaks mid-run must not
         # take down the server the flow reports its failure to

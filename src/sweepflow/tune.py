@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sweepflow.command import Command
 from sweepflow.config.defaults import auto_config, size_class
 from sweepflow.config.space import SearchSpace
 from sweepflow.config.task import TaskConfig
@@ -20,10 +21,11 @@ from sweepflow.data.prepare import Prepared, prepare
 from sweepflow.engines import make_engine
 from sweepflow.errors import SweepflowError
 from sweepflow.evaluate.final import Evaluation, final_evaluate
+from sweepflow.model.backend import configure_devices
 from sweepflow.registry.register import Decision, register
 from sweepflow.search.session import close
 from sweepflow.search.stage import SearchResult, run_search, run_worker
-from sweepflow.store.layout import Store, store_fault_error, store_lock
+from sweepflow.store.layout import store_fault_error, store_lock
 from sweepflow.tracking import Tracker
 
 log = logging.getLogger("sweepflow")
@@ -72,7 +74,7 @@ def guards_store(stage: Callable[..., T]) -> Callable[..., T]:
         except Exception as exc:
             if isinstance(exc, SweepflowError):
                 raise
-            store = signature.bind(*args, **kwargs).arguments["store"]
+            store = signature.bind(*args, **kwargs).arguments["command"].store
             reason = store.fault()
             if reason is None:
                 raise
@@ -138,11 +140,9 @@ def describe(space: SearchSpace) -> str:
 
 
 @guards_store
-def stage_search(cfg: TaskConfig, data: Prepared, store: Store, verbose: int = 0) -> SearchResult:
+def stage_search(cfg: TaskConfig, data: Prepared, command: Command) -> SearchResult:
     """Run the search with the task's engine, tracked in the store."""
-    from sweepflow.model.network import configure_devices
-
-    device = configure_devices()
+    device = configure_devices(command.threads)
     log.info(
         "%s: searching %d trials with %s on %s",
         cfg.name,
@@ -150,23 +150,23 @@ def stage_search(cfg: TaskConfig, data: Prepared, store: Store, verbose: int = 0
         cfg.search.engine,
         device,
     )
-    engine = make_engine(cfg.search.engine, store)
-    return run_search(cfg, data, Tracker.for_store(store), engine, device=device, verbose=verbose)
+    engine = make_engine(cfg.search.engine, command.store)
+    return run_search(cfg, data, command.tracker, engine, device=device, verbose=command.verbose)
 
 
 @guards_store
 def stage_evaluate(
-    cfg: TaskConfig, data: Prepared, search: SearchResult, store: Store, verbose: int = 0
+    cfg: TaskConfig, data: Prepared, search: SearchResult, command: Command
 ) -> Evaluation:
     """Retrain the best configuration and score it on the test split; log it on the search run."""
-    tracker = Tracker.for_store(store)
+    tracker = command.tracker
     with tempfile.TemporaryDirectory() as tmp:
         evaluation = final_evaluate(
             data,
             search.summary,
             base_seed=cfg.search.seed,
             out_dir=Path(tmp),
-            verbose=verbose,
+            verbose=command.verbose,
             final=cfg.final,
         )
         tracker.log_files(search.parent_run_id, evaluation.files, "evaluation")
@@ -193,7 +193,7 @@ def stage_evaluate(
 
 @guards_store
 def stage_baselines(
-    cfg: TaskConfig, data: Prepared, search: SearchResult, evaluation: Evaluation, store: Store
+    cfg: TaskConfig, data: Prepared, search: SearchResult, evaluation: Evaluation, command: Command
 ) -> str:
     """Fit the linear and HistGB baselines on the same split; log them; return the comparison."""
     if not cfg.baselines:
@@ -220,31 +220,33 @@ def stage_baselines(
         tags["sweepflow.warning.baseline"] = f"{', '.join(beaten)} beat the network on {headline}"
     else:
         log.info("%s: %s", cfg.name, line)
-    Tracker.for_store(store).log(search.parent_run_id, metrics=found.flat(), tags=tags)
+    command.tracker.log(search.parent_run_id, metrics=found.flat(), tags=tags)
     return line
 
 
 @guards_store
 def stage_register(
-    cfg: TaskConfig, data: Prepared, search: SearchResult, evaluation: Evaluation, store: Store
+    cfg: TaskConfig, data: Prepared, search: SearchResult, evaluation: Evaluation, command: Command
 ) -> Decision:
     """Register the final model and apply the champion rule; close the search run."""
-    tracker = Tracker.for_store(store)
+    tracker = command.tracker
     decision = register(tracker, search.parent_run_id, cfg.name, data, evaluation)
     close(tracker, search.parent_run_id, stage="registered")
     return decision
 
 
 @contextmanager
-def finishing(cfg: TaskConfig, search: SearchResult, store: Store) -> Iterator[TuneReport | None]:
+def finishing(
+    cfg: TaskConfig, search: SearchResult, command: Command
+) -> Iterator[TuneReport | None]:
     """One process evaluates and registers a search session, however many ran it.
 
     Two `tune` commands on one task join one session; both reach its end. The first to take the
     session's lock (a file beside the store) evaluates and registers; the other waits for it,
     then gets the recorded result (not None) and evaluates nothing.
     """
-    with store_lock(store, f".finish-{search.parent_run_id}.lock"):
-        yield finished_report(cfg, search, Tracker.for_store(store))
+    with store_lock(command.store, f".finish-{search.parent_run_id}.lock"):
+        yield finished_report(cfg, search, command.tracker)
 
 
 def finished_report(cfg: TaskConfig, search: SearchResult, tracker: Tracker) -> TuneReport | None:
@@ -275,16 +277,12 @@ def finished_report(cfg: TaskConfig, search: SearchResult, tracker: Tracker) -> 
 
 
 @guards_store
-def stage_work(
-    cfg: TaskConfig, data: Prepared, store: Store, worker: int, wait: float, verbose: int = 0
-) -> int:
+def stage_work(cfg: TaskConfig, data: Prepared, command: Command, worker: int, wait: float) -> int:
     """One more worker on the task's open search: run trials until its budget is spent."""
-    from sweepflow.model.network import configure_devices
-
-    device = configure_devices()
+    device = configure_devices(command.threads)
     log.info("%s: worker %d on %s", cfg.name, worker, device)
-    engine = make_engine(cfg.search.engine, store, worker=worker)
-    return run_worker(cfg, data, Tracker.for_store(store), engine, wait, verbose)
+    engine = make_engine(cfg.search.engine, command.store, worker=worker)
+    return run_worker(cfg, data, command.tracker, engine, wait, command.verbose)
 
 
 def report(

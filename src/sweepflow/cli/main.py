@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sweepflow.cli.console import quiet_echoes, quiet_user_errors
 from sweepflow.cli.parser import build_parser
@@ -33,6 +34,9 @@ from sweepflow.store.layout import (
     store_lock,
 )
 
+if TYPE_CHECKING:
+    from sweepflow.command import Command
+
 
 def _open_store(path: str, args: argparse.Namespace | None = None) -> Store:
     """Create the store (or fail early), and set the environment the stack reads on import.
@@ -53,6 +57,25 @@ def _open_store(path: str, args: argparse.Namespace | None = None) -> Store:
         init_shared_stores(store)
     logging.getLogger("sweepflow").setLevel(logging.INFO)
     return store
+
+
+def _open_command(args: argparse.Namespace) -> Command:
+    """The store (opened as above), its tracker and the run settings: built once per command."""
+    store = _open_store(args.store, args)
+    from sweepflow.command import Command  # imports MLflow and Keras: once the store is set
+
+    verbose = getattr(args, "verbose", 0)
+    return Command(store, args.data_dir, verbose=verbose, threads=_threads(args))
+
+
+def _threads(args: argparse.Namespace) -> int:
+    """Backend threads per process: the cores split among workers, else --threads, else
+    $SWEEPFLOW_THREADS (checked at start-up), else 0 (all cores)."""
+    if getattr(args, "workers", 1) > 1:
+        return threads_per_worker(args.workers)
+    if getattr(args, "threads", None) is not None:
+        return int(args.threads)
+    return int(float(os.environ.get("SWEEPFLOW_THREADS") or 0))
 
 
 def _print_summary(title: str, reports: list) -> None:
@@ -76,10 +99,8 @@ def _tune(args: argparse.Namespace) -> int:
                     f"{cfg.source_file}: field 'search.engine': workers > 1 need the optuna engine"
                 )
     check_data(configs, args.data_dir)  # the data fits the task: before anything is written
-    store = _open_store(args.store, args)
-    check_study_kept(store, configs)  # a lost study is never silently started again
-    if args.workers > 1:
-        os.environ["SWEEPFLOW_THREADS"] = str(threads_per_worker(args.workers))
+    command = _open_command(args)
+    check_study_kept(command.store, configs)  # a lost study is never silently started again
     with prefect_api() as ready:
         from flows.tune import tune  # imports Prefect, TensorFlow: only once the input is valid
 
@@ -89,54 +110,39 @@ def _tune(args: argparse.Namespace) -> int:
         ready()
         reports = []
         for cfg in configs:
-            with WorkerPool(cfg, args, args.workers - 1):
-                report = tune(
-                    cfg.source_file,
-                    trials=args.trials,
-                    engine=args.engine,
-                    seed=args.seed,
-                    store=args.store,
-                    data_dir=args.data_dir,
-                    spaces_dir=args.spaces,
-                    verbose=args.verbose,
-                )
-            reports.append(report)
+            with WorkerPool(cfg, args, args.workers - 1, command.threads):
+                reports.append(tune(cfg, command))
     _print_summary("sweepflow summary", reports)
     print(
-        f"Browse them: make ui  (MLflow on http://127.0.0.1:5000, store {redact(store.mlflow_uri)})"
+        "Browse them: make ui  (MLflow on http://127.0.0.1:5000, store "
+        f"{redact(command.store.mlflow_uri)})"
     )
     return 0
 
 
 def _worker(args: argparse.Namespace) -> int:
     cfg = load_task(args.task, Path(args.spaces))
-    store = _open_store(args.store, args)
+    command = _open_command(args)
     from sweepflow.data.prepare import prepare
-    from sweepflow.environment import resolve_data_dir
     from sweepflow.tune import stage_size, stage_work
 
     worker = args.worker_id if args.worker_id is not None else 1 + os.getpid() % 9973
-    data = prepare(cfg, resolve_data_dir(args.data_dir))
+    data = prepare(cfg, command.data_dir)
     cfg = stage_size(cfg, data)
-    ran = stage_work(cfg, data, store, worker, args.wait, args.verbose)
+    ran = stage_work(cfg, data, command, worker, args.wait)
     print(f"worker {worker}: ran {ran} trial(s) of {cfg.name}; the search's budget is spent")
     return 0
 
 
 def _retrain(args: argparse.Namespace) -> int:
     configs = load_all(args.tasks, Path(args.spaces))
-    _open_store(args.store, args)
+    command = _open_command(args)
     with prefect_api() as ready:
         from flows.retrain import retrain
 
         quiet_user_errors()
         ready()
-        reports = [
-            retrain(
-                cfg.source_file, store=args.store, data_dir=args.data_dir, spaces_dir=args.spaces
-            )
-            for cfg in configs
-        ]
+        reports = [retrain(cfg, command) for cfg in configs]
     _print_summary("sweepflow retrain summary", reports)
     return 0
 

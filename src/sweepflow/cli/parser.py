@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     work.add_argument("--worker-id", type=int, help="distinct per worker (default: from the pid)")
     work.add_argument("--wait", type=float, default=600, help="seconds to wait for the search")
     work.add_argument("--verbose", type=int, default=0)
+    work.add_argument("--threads", type=int, help="backend threads (default $SWEEPFLOW_THREADS)")
     backend_arg(work)
     storage_args(work)
     again = sub.add_parser("retrain", help="retrain champions; promote only really better ones")

@@ -70,3 +70,48 @@ def import_backend(verbose: int = 0) -> str:
         with _native_stderr_silenced():
             import keras
     return str(keras.backend.backend())
+
+
+def configure_devices(threads: int = 0) -> str:
+    """Set up the backend's devices and `threads` (0: all cores); describe the device used."""
+    import keras  # here, not at the top: this module chooses the backend before Keras loads
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        if gpus:
+            return f"GPU x{len(gpus)}: {gpus[0].device_kind} (jax)"
+        return f"CPU ({os.cpu_count()} cores, jax)"
+    if backend == "torch":
+        import torch
+
+        if threads:
+            torch.set_num_threads(threads)
+        if torch.cuda.is_available():
+            n = torch.cuda.device_count()
+            return f"GPU x{n}: {torch.cuda.get_device_name(0)} (torch)"
+        return f"CPU ({os.cpu_count()} cores, torch)"
+    return _configure_tensorflow(threads)
+
+
+def _configure_tensorflow(threads: int) -> str:
+    """TensorFlow: threads per worker, GPU memory growth, quiet retracing notices."""
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")  # retracing notices from predict() on fresh models
+    if threads:  # several worker processes share the cores
+        with contextlib.suppress(RuntimeError):  # already initialised in this process
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
+    gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
+        with contextlib.suppress(RuntimeError):  # already initialised in this process
+            tf.config.experimental.set_memory_growth(gpu, True)
+    if gpus:
+        names = [
+            tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus
+        ]
+        return f"GPU x{len(gpus)}: {', '.join(names)}"
+    return f"CPU ({os.cpu_count()} cores)"

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import math
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -309,48 +307,3 @@ def summarize_history(
         watch, monitor = losses, VAL_LOSS
     best_epoch = initial_epoch + monitor.best_index(watch) + 1 if watch else 0
     return FitResult(history, epochs_run, best_epoch, failed, first_epoch=initial_epoch + 1)
-
-
-def configure_devices() -> str:
-    """Set up the backend's devices and threads; describe the device used (the `device` tag)."""
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        gpus = [d for d in jax.devices() if d.platform == "gpu"]
-        if gpus:
-            return f"GPU x{len(gpus)}: {gpus[0].device_kind} (jax)"
-        return f"CPU ({os.cpu_count()} cores, jax)"
-    if backend == "torch":
-        import torch
-
-        threads = int(float(os.environ.get("SWEEPFLOW_THREADS") or 0))
-        if threads:
-            torch.set_num_threads(threads)
-        if torch.cuda.is_available():
-            n = torch.cuda.device_count()
-            return f"GPU x{n}: {torch.cuda.get_device_name(0)} (torch)"
-        return f"CPU ({os.cpu_count()} cores, torch)"
-    return _configure_tensorflow()
-
-
-def _configure_tensorflow() -> str:
-    """TensorFlow: threads per worker, GPU memory growth, quiet retracing notices."""
-    import tensorflow as tf
-
-    tf.get_logger().setLevel("ERROR")  # retracing notices from predict() on fresh models
-    threads = int(float(os.environ.get("SWEEPFLOW_THREADS") or 0))
-    if threads:  # several worker processes share the cores
-        with contextlib.suppress(RuntimeError):  # already initialised in this process
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
-    gpus = tf.config.list_physical_devices("GPU")
-    for gpu in gpus:
-        with contextlib.suppress(RuntimeError):  # already initialised in this process
-            tf.config.experimental.set_memory_growth(gpu, True)
-    if gpus:
-        names = [
-            tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus
-        ]
-        return f"GPU x{len(gpus)}: {', '.join(names)}"
-    return f"CPU ({os.cpu_count()} cores)"

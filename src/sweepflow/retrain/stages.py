@@ -12,6 +12,7 @@ from typing import Any
 import mlflow
 import numpy as np
 
+from sweepflow.command import Command
 from sweepflow.config.space import FixedSpec
 from sweepflow.config.task import TaskConfig
 from sweepflow.data.compact import predict_scores
@@ -32,7 +33,6 @@ from sweepflow.registry.serving import features
 from sweepflow.retrain.compare import Comparison, compare
 from sweepflow.search.recorder import TrialRecorder
 from sweepflow.search.session import Session
-from sweepflow.store.layout import Store
 from sweepflow.tracking import Tracker
 
 log = logging.getLogger("sweepflow.retrain")
@@ -121,9 +121,9 @@ def load_champion(tracker: Tracker, task: str) -> Champion:
     return Champion(str(current.version), dict(meta["params"]), int(meta["epochs"]), model)
 
 
-def start(cfg: TaskConfig, store: Store) -> RetrainRun:
+def start(cfg: TaskConfig, command: Command) -> RetrainRun:
     """Find the champion and open the retrain run."""
-    tracker = Tracker.for_store(store)
+    tracker = command.tracker
     champ = load_champion(tracker, cfg.name)
     experiment_id = tracker.experiment(cfg.name)
     run_id = tracker.start_run(
@@ -144,9 +144,9 @@ def start(cfg: TaskConfig, store: Store) -> RetrainRun:
     return RetrainRun(run_id, experiment_id, champ)
 
 
-def check_drift(cfg: TaskConfig, data: Prepared, run: RetrainRun, store: Store) -> RetrainRun:
+def check_drift(cfg: TaskConfig, data: Prepared, run: RetrainRun, command: Command) -> RetrainRun:
     """PSI of the current training data against the champion's; may decide to skip."""
-    tracker = Tracker.for_store(store)
+    tracker = command.tracker
     reference = run.champion.model.meta.get("profile")
     if reference is None or data.raw_train is None:
         return run
@@ -175,9 +175,11 @@ def check_drift(cfg: TaskConfig, data: Prepared, run: RetrainRun, store: Store) 
     return run
 
 
-def train_challenger(cfg: TaskConfig, data: Prepared, run: RetrainRun, store: Store) -> Evaluation:
+def train_challenger(
+    cfg: TaskConfig, data: Prepared, run: RetrainRun, command: Command
+) -> Evaluation:
     """Champion's params over N seeds (+ optional warm-started search); best by val, retrained."""
-    tracker = Tracker.for_store(store)
+    tracker = command.tracker
     base_seed = cfg.search.seed + 7919 * int(run.champion.version)  # unlike the champion's seeds
     seed_cfg = replace(cfg, search=replace(cfg.search, seed=base_seed))
     session = Session(run.experiment_id, run.run_id, budget=cfg.retrain.search_trials)
@@ -187,7 +189,7 @@ def train_challenger(cfg: TaskConfig, data: Prepared, run: RetrainRun, store: St
         recorder(run.champion.params, i, [], lambda: False) for i in range(cfg.retrain.seeds)
     ]
     if cfg.retrain.search_trials and cfg.search.engine == "optuna":
-        engine = make_engine("optuna", store)
+        engine = make_engine("optuna", command.store)
         study = engine.load_study(cfg)
         searched = {
             k: v
@@ -225,10 +227,10 @@ def train_challenger(cfg: TaskConfig, data: Prepared, run: RetrainRun, store: St
 
 
 def decide(
-    cfg: TaskConfig, data: Prepared, run: RetrainRun, evaluation: Evaluation, store: Store
+    cfg: TaskConfig, data: Prepared, run: RetrainRun, evaluation: Evaluation, command: Command
 ) -> tuple[str, Comparison]:
     """Compare on the same current test split; register the challenger; promote if it clears."""
-    tracker = Tracker.for_store(store)
+    tracker = command.tracker
     champ_out = run.champion.model.predict(None, data.raw_test)
     scores = predict_scores(evaluation.model, data.x_test)
     if data.kind == "regression":
@@ -286,9 +288,9 @@ def decide(
     return version, result
 
 
-def finish_skipped(run: RetrainRun, store: Store) -> None:
+def finish_skipped(run: RetrainRun, command: Command) -> None:
     """Record why no challenger was trained and close the run."""
-    tracker = Tracker.for_store(store)
+    tracker = command.tracker
     tracker.log(run.run_id, tags={"decision.promoted": "False", "decision.reason": run.skipped})
     tracker.end(run.run_id)
 
@@ -309,8 +311,8 @@ def report(
     )
 
 
-def fail(run: RetrainRun, store: Store, exc: BaseException) -> None:
+def fail(run: RetrainRun, command: Command, exc: BaseException) -> None:
     """Close the retrain run as failed, with the reason (nothing is registered or promoted)."""
-    tracker = Tracker.for_store(store)
+    tracker = command.tracker
     tracker.log(run.run_id, tags={"failure_reason": failure_reason(exc)})
     tracker.end(run.run_id, ok=False)

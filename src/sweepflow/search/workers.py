@@ -24,8 +24,8 @@ def threads_per_worker(workers: int, cores: int | None = None) -> int:
 class WorkerPool:
     """Starts n worker processes on a task's search, and stops them when the search ends."""
 
-    def __init__(self, cfg: TaskConfig, args: argparse.Namespace, n: int) -> None:
-        self.cfg, self.args, self.n = cfg, args, n
+    def __init__(self, cfg: TaskConfig, args: argparse.Namespace, n: int, threads: int) -> None:
+        self.cfg, self.args, self.n, self.threads = cfg, args, n, threads
         self.procs: list[subprocess.Popen] = []
 
     def command(self, worker: int) -> list[str]:
@@ -33,6 +33,7 @@ class WorkerPool:
         cmd = [sys.executable, "-m", "sweepflow", "worker", self.cfg.source_file]
         cmd += ["--store", self.args.store, "--spaces", self.args.spaces]
         cmd += ["--worker-id", str(worker), "--verbose", str(self.args.verbose)]
+        cmd += ["--threads", str(self.threads)]
         return cmd + (["--data-dir", self.args.data_dir] if self.args.data_dir else [])
 
     def __enter__(self) -> WorkerPool:

@@ -6,7 +6,7 @@ import copy
 
 import optuna
 import pytest
-from conftest import SMALL_SPACE
+from helpers import SMALL_SPACE
 
 from sweepflow.config.space import ChoiceSpec, FixedSpec, FloatSpec, IntSpec, parse_space
 from sweepflow.engines.optuna_engine import suggest

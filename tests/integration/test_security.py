@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -10,13 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import write_task
+from helpers import write_task
 
 from sweepflow.cli.parser import build_parser
 from sweepflow.config.task import load_task
 from sweepflow.store.layout import Store, redact
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # the repository root
 PG_HOST = "127.0.0.1:5432"  # the local PostgreSQL (trust auth: any password is accepted)
 
 
@@ -45,10 +46,7 @@ def pg_urls() -> Iterator[tuple[str, str, str]]:
     import psycopg2
 
     secret = f"s3cret-{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg2.connect(f"postgresql://postgres:{secret}@{PG_HOST}/postgres")
-    except psycopg2.OperationalError as exc:
-        pytest.fail(f"this test needs PostgreSQL on {PG_HOST} (trust auth): {exc}")
+    admin = psycopg2.connect(f"postgresql://postgres:{secret}@{PG_HOST}/postgres")
     admin.autocommit = True
     names = [f"sweepflow_pw_{uuid.uuid4().hex[:10]}" for _ in range(2)]
     with admin.cursor() as cur:
@@ -64,6 +62,7 @@ def pg_urls() -> Iterator[tuple[str, str, str]]:
         admin.close()
 
 
+@pytest.mark.postgres
 def test_storage_passwords_never_leak(tmp_path, pg_urls, caplog, capfd):
     """A real search on PostgreSQL URLs with a password: not in MLflow, files, logs or output."""
     import mlflow
@@ -71,15 +70,17 @@ def test_storage_passwords_never_leak(tmp_path, pg_urls, caplog, capfd):
     from mlflow import MlflowClient
 
     from sweepflow import tune as pipeline
+    from sweepflow.command import Command
 
     tracking_uri, study_url, secret = pg_urls
     store = Store(tmp_path / "store", tracking_uri=tracking_uri, optuna_storage=study_url)
     cfg = load_task(str(write_task(tmp_path, "pw_leak", "binary")), tmp_path)
     caplog.set_level(logging.DEBUG)
+    command = Command(store, tmp_path)
     data = pipeline.stage_prepare(cfg, tmp_path)
-    found = pipeline.stage_search(cfg, data, store)
-    evaluation = pipeline.stage_evaluate(cfg, data, found, store)
-    decision = pipeline.stage_register(cfg, data, found, evaluation, store)
+    found = pipeline.stage_search(cfg, data, command)
+    evaluation = pipeline.stage_evaluate(cfg, data, found, command)
+    decision = pipeline.stage_register(cfg, data, found, evaluation, command)
     assert decision.version == "1"
     assert not list(store.root.glob("*.db"))  # both stores really were the PostgreSQL URLs
 
@@ -144,3 +145,17 @@ def test_the_storage_url_can_come_from_a_file(tmp_path, monkeypatch):
     monkeypatch.setenv("SWEEPFLOW_STORAGE_FILE", str(tmp_path / "missing"))
     with pytest.raises(SweepflowError, match="cannot read the storage URL file"):
         Store.from_env(tmp_path / "s")
+
+
+def test_a_flows_recorded_parameters_hold_the_config_but_no_store_url(tmp_path):
+    """Prefect stores a flow's parameters: the task config yes, the store's URLs never."""
+    from flows.tune import tune
+    from sweepflow.command import Command
+
+    secret = f"s3cret-{uuid.uuid4().hex[:8]}"
+    store = Store(tmp_path / "s", optuna_storage=f"postgresql://u:{secret}@127.0.0.1/x")
+    cfg = load_task(str(write_task(tmp_path, "pw_params", "binary")), tmp_path)
+    recorded = tune.serialize_parameters({"cfg": cfg, "command": Command(store, tmp_path)})
+    assert recorded["command"] == "<Command>"
+    assert recorded["cfg"]["name"] == "pw_params" and recorded["cfg"]["kind"] == "binary"
+    assert secret not in json.dumps(recorded)

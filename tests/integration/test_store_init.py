@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import child_env
+from helpers import child_env
 from mlflow import MlflowClient
 
 from sweepflow.store.layout import Store
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # the repository root
 OPEN = (
     "import sys\nfrom sweepflow.cli import _open_store\n_open_store(sys.argv[1])\nprint('OPENED')\n"
 )
@@ -50,7 +50,7 @@ def test_four_processes_opening_a_fresh_store_at_once_all_succeed(tmp_path, roun
 @pytest.mark.slow  # two real `sweepflow tune` processes at once (~1-2 min)
 def test_two_tunes_of_one_task_at_once_share_the_budget_and_register_once(tmp_path):
     """Both join one session; the first to finish evaluates and registers, the other reports it."""
-    from conftest import write_task
+    from helpers import write_task
 
     task = "tiny_twice"
     path = write_task(tmp_path, task, "multiclass", overrides={"search": {"trials": 4}})

@@ -6,9 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import child_env, write_task
+from helpers import child_env, write_task
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # the repository root
 
 
 def cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:

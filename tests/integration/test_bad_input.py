@@ -14,14 +14,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import SMALL_SPACE, child_env, make_table, write_task
+from helpers import SMALL_SPACE, child_env, make_table, write_task
 
 from sweepflow.cli import main as cli
 from sweepflow.config.task import load_task
 from sweepflow.data.prepare import prepare
 from sweepflow.errors import ConfigError, DataError, SweepflowError, UnknownTaskError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # the repository root
 DROP = object()  # a YAML value that removes the key
 
 

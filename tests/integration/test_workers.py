@@ -9,34 +9,25 @@ from pathlib import Path
 
 import optuna
 import pytest
-from conftest import child_env, write_task
+from helpers import PG, child_env, write_task
 from mlflow import MlflowClient
 
 from sweepflow.search.workers import threads_per_worker
 
-REPO = Path(__file__).resolve().parents[1]
-PG = "postgresql://postgres@127.0.0.1:5432"
+REPO = Path(__file__).resolve().parents[2]  # the repository root
 BUDGET = 6
 
 
 @pytest.fixture
-def pg_databases():
+def pg_databases(pg_admin):
     """Two fresh PostgreSQL databases (Optuna's, MLflow's: each has its own alembic_version
     table) on the local server (trust auth), dropped afterwards."""
-    import psycopg2
-
     names = [f"sweepflow_{role}_{uuid.uuid4().hex[:8]}" for role in ("optuna", "mlflow")]
-    try:
-        admin = psycopg2.connect(f"{PG}/test", connect_timeout=5)
-    except psycopg2.OperationalError as exc:
-        pytest.fail(f"these tests need PostgreSQL on 127.0.0.1:5432 (trust auth, db test): {exc}")
-    admin.autocommit = True
     for name in names:
-        admin.cursor().execute(f"CREATE DATABASE {name}")
+        pg_admin.cursor().execute(f"CREATE DATABASE {name}")
     yield [f"{PG}/{name}" for name in names]
     for name in names:
-        admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.close()
+        pg_admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def test_threads_per_worker_split_the_cores():
@@ -47,6 +38,7 @@ def test_threads_per_worker_split_the_cores():
 
 
 @pytest.mark.slow  # three TensorFlow processes on PostgreSQL (~1-2 min); CI: make test-slow
+@pytest.mark.postgres
 def test_three_workers_on_one_postgresql_study(tmp_path, pg_databases, prefect_harness):
     from prefect.settings import PREFECT_API_URL
 

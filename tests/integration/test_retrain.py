@@ -7,12 +7,10 @@ import json
 import httpx
 import numpy as np
 import pytest
-from conftest import make_table, write_task
+from helpers import make_table, retrain, tune, write_task
 from mlflow import MlflowClient
 from prefect.settings import PREFECT_API_URL
 
-from flows.retrain import retrain
-from flows.tune import tune
 from sweepflow.data.drift import drift_report, profile
 from sweepflow.errors import SweepflowError
 from sweepflow.retrain.compare import compare, mcnemar

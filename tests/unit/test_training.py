@@ -1,4 +1,4 @@
-"""Issue 5 options: early stopping on the objective, per-epoch lr decay, log1p features."""
+"""Training options: early stopping on the objective, per-epoch lr decay, log1p features."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
-from conftest import SMALL_SPACE, make_table, write_task
+from helpers import SMALL_SPACE, make_table, write_task
 
 from sweepflow.config.monitor import VAL_LOSS, Monitor
 from sweepflow.config.space import FloatSpec, parse_space

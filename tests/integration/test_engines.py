@@ -7,11 +7,9 @@ import json
 
 import optuna
 import pytest
-from conftest import SMALL_SPACE, write_task
+from helpers import SMALL_SPACE, runs_of, score_from_champion, tune, write_task
 from mlflow import MlflowClient
-from test_pipeline import runs_of, score_from_champion
 
-from flows.tune import tune
 from sweepflow.config.task import load_task
 from sweepflow.data.prepare import prepare
 from sweepflow.errors import ConfigError

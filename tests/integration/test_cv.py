@@ -6,11 +6,9 @@ import statistics
 
 import optuna
 import pytest
-from conftest import write_task
+from helpers import runs_of, tune, write_task
 from mlflow import MlflowClient
-from test_pipeline import runs_of
 
-from flows.tune import tune
 from sweepflow.config.monitor import Monitor
 from sweepflow.config.task import load_task
 from sweepflow.data.prepare import prepare

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import optuna
 import pytest
-from conftest import write_task
+from helpers import make_table, runs_of, score_from_champion, tune, write_task
 from mlflow import MlflowClient
 
-from flows.tune import tune
 from sweepflow.config.task import load_task
 from sweepflow.data.prepare import prepare
 from sweepflow.errors import DataError
@@ -20,27 +18,6 @@ from sweepflow.evaluate.final import predict_labels
 from sweepflow.store.layout import Store
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
-
-
-def runs_of(client: MlflowClient, task: str):
-    exp = client.get_experiment_by_name(task)
-    runs = client.search_runs([exp.experiment_id])
-    parents = [r for r in runs if r.data.tags.get("sweepflow.role") == "search"]
-    children = [r for r in runs if r.data.tags.get("sweepflow.role") == "trial"]
-    return parents, children
-
-
-def score_from_champion(task: str, data, uri: str) -> float:
-    """The headline test metric recomputed from the registered champion on *raw* test inputs."""
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    model = mlflow.pyfunc.load_model(f"models:/{task}@champion")
-    out = model.predict(data.raw_test)
-    if data.kind == "regression":
-        return float(np.mean(np.abs(out["prediction"].to_numpy() - data.y_test)))
-    assert set(out["label"]) <= set(data.class_names)
-    assert ((out["probability"] >= 0) & (out["probability"] <= 1)).all()
-    return float(np.mean(out["label_index"].to_numpy() == data.y_test))
 
 
 @pytest.mark.parametrize(
@@ -133,7 +110,7 @@ def test_bad_data_fails_cleanly_and_leaves_the_store_intact(tmp_path):
     store = Store(tmp_path / "store")
     good = write_task(tmp_path, "tiny_keep", "regression")
     tune(str(good), trials=1, store=str(store.root), data_dir=str(tmp_path))
-    frame = __import__("conftest").make_table("regression").drop(columns="y")
+    frame = make_table("regression").drop(columns="y")
     bad = write_task(tmp_path, "tiny_keep_bad", "regression", frame)
     with pytest.raises(DataError, match="target column 'y' not found"):
         tune(str(bad), store=str(store.root), data_dir=str(tmp_path))

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import keras  # this process runs Keras on its default backend (TensorFlow) from here on
 import pytest
-from conftest import child_env, write_task
+from helpers import child_env, write_task
 from mlflow import MlflowClient
 
 from sweepflow.cli import main as cli
 from sweepflow.store.layout import Store
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # the repository root
 
 
 def test_an_unknown_backend_is_one_line_and_writes_nothing(tmp_path, capsys, monkeypatch):

@@ -14,12 +14,11 @@ import optuna
 import pandas as pd
 import pytest
 import yaml
-from conftest import child_env, make_table
+from helpers import child_env, make_table, tune
 from mlflow import MlflowClient
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
-from flows.tune import tune
 from sweepflow.config.defaults import auto_config
 from sweepflow.config.task import load_task
 from sweepflow.data.prepare import prepare
@@ -30,7 +29,7 @@ from sweepflow.model.network import ModelSpec, build_model, fit
 from sweepflow.registry.serving import decode
 from sweepflow.store.layout import Store
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # the repository root
 
 
 def minimal_task(folder: Path, name: str, kind: str, frame: pd.DataFrame, **extra: object) -> Path:

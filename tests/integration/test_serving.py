@@ -15,14 +15,13 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import child_env, write_task
-from test_schedule import free_port, run
+from helpers import child_env, free_port, run, write_task
 
 from sweepflow.config.task import load_task
 from sweepflow.data.prepare import prepare
 from sweepflow.store.layout import Store
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # the repository root
 
 
 @pytest.mark.slow

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,83 +11,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import child_env, make_table, write_task
+from helpers import make_table, run, stop, write_task
 from mlflow import MlflowClient
 
 from sweepflow.store.layout import Store
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def stop(proc: subprocess.Popen) -> None:
-    """Stop a process group we started, by its id."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-
-
-@pytest.fixture
-def prefect_server(tmp_path):
-    """`prefect server start` on a free loopback port; yields (API URL, environment)."""
-    port = free_port()
-    env = {k: v for k, v in child_env().items() if not k.startswith("PREFECT_API")}
-    env.update(
-        PREFECT_HOME=str(tmp_path / "prefect-server"),
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        PREFECT_UI_ENABLED="false",
-    )
-    log = open(tmp_path / "server.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "prefect",
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(1)
-    else:
-        stop(proc)
-        pytest.fail(
-            f"prefect server did not start: {(tmp_path / 'server.log').read_text()[-2000:]}"
-        )
-    env["PREFECT_API_URL"] = url
-    yield url, env
-    stop(proc)
-    log.close()
-
-
-def run(args: list[str], env: dict, timeout: int = 600) -> subprocess.CompletedProcess:
-    out = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return out
+REPO = Path(__file__).resolve().parents[2]  # the repository root
 
 
 def flow_runs(url: str, deployment_id: str) -> list[dict]:

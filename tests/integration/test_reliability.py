@@ -14,15 +14,14 @@ from pathlib import Path
 import mlflow
 import optuna
 import pytest
-from conftest import child_env, make_table, write_task
+from helpers import child_env, make_table, tune, write_task
 from mlflow import MlflowClient
 
-from flows.tune import tune
 from sweepflow.cli.main import main
 from sweepflow.registry import register as registry
 from sweepflow.store.layout import Store
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # the repository root
 BUDGET = 4
 
 
@@ -247,6 +246,7 @@ def test_locked_sqlite_store_gives_a_hint_to_move_to_postgresql(tmp_path, monkey
 def test_a_diverging_trial_and_an_out_of_memory_trial_fail_with_reasons_and_the_study_goes_on(
     tmp_path,
 ):
+    from sweepflow.command import Command
     from sweepflow.config.task import load_task
     from sweepflow.data.prepare import prepare
     from sweepflow.model.trial import run_trial
@@ -284,7 +284,7 @@ def test_a_diverging_trial_and_an_out_of_memory_trial_fail_with_reasons_and_the_
     assert outcome.state == "failed" and "OOM when allocating" in outcome.reason
 
     store = Store(tmp_path / "store")
-    result = stage_search(cfg, data, store)  # the diverging trial must not end the study
+    result = stage_search(cfg, data, Command(store))  # the diverging trial must not end the study
     assert result.summary.counts == {"complete": 1, "pruned": 0, "failed": 1}
     assert result.summary.best_params["learning_rate"] == 0.01
     study = optuna.load_study(study_name="tiny_bad_trials", storage=store.study_storage)

@@ -11,7 +11,7 @@ import pytest
 from sweepflow.config.task import load_task
 from sweepflow.data.prepare import prepare
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # the repository root
 DATA = Path(os.environ.get("SWEEPFLOW_DATA_DIR", REPO.parent / "shared" / "data"))
 pytestmark = pytest.mark.slow
 

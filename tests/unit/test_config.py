@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import write_task
+from helpers import write_task
 
 from sweepflow.config.task import known_tasks, load_task
 from sweepflow.errors import ConfigError, UnknownTaskError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # the repository root
 
 
 def test_every_builtin_task_file_validates():

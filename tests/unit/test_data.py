@@ -8,7 +8,7 @@ import struct
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SMALL_SPACE, make_table, write_task
+from helpers import SMALL_SPACE, make_table, write_task
 
 from sweepflow.config.task import load_task, parse_task
 from sweepflow.data.prepare import prepare

@@ -1,4 +1,4 @@
-"""Issue 5 behaviour: L2 / batch-norm space keys, word-pair vocabularies, tracking switched off."""
+"""Space keys l2 / batch_norm, word-pair vocabularies, compact uint8 batches, tracking off."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import keras_tuner as kt
 import numpy as np
 import optuna
 import pytest
-from conftest import SMALL_SPACE, write_task
+from helpers import SMALL_SPACE, write_task
 
 from sweepflow.config.space import ChoiceSpec, FloatSpec, parse_space
 from sweepflow.config.task import load_task
@@ -88,22 +88,27 @@ def test_word_pair_vocabulary_is_fitted_on_train_and_survives_json():
     assert TextPreprocessor.fit(texts, 3).vocabulary == ["good", "not", "film"]
 
 
-def test_compact_multi_hot_gives_the_same_predictions_as_dense_float():
+def test_compact_batches_predict_in_row_order_like_the_dense_float_matrix():
+    """Rows split over two uint8 blocks, batched by CompactBatches: same outputs, same order."""
     fresh_state(0)
     model = build_model(
         {"layers": 1, "units_1": 8, "learning_rate": 0.01, "optimizer": "adam"},
         ModelSpec("binary", 12),
     )
     x = (np.random.default_rng(0).random((20, 12)) > 0.7).astype(np.uint8)
-    compact = model.predict(x, verbose=0)
+    blocks = CompactBatches([x[:13], x[13:]], [np.zeros(13), np.zeros(7)], 6, shuffle=False)
+    assert all(blocks[i][0].dtype == np.uint8 for i in range(len(blocks)))  # never a float copy
+    compact = model.predict(blocks, verbose=0)
     dense = model.predict(x.astype(np.float32), verbose=0)
     np.testing.assert_allclose(compact, dense, rtol=1e-6)
 
 
-def test_a_disabled_tracker_runs_the_same_search_and_writes_no_store(tmp_path):
+def test_a_disabled_tracker_runs_the_same_search_and_writes_no_store(tmp_path, monkeypatch):
+    """Tracking off: the search runs, and nothing lands where MLflow's defaults would write."""
     cfg = load_task(str(write_task(tmp_path, "quiet", "regression")), Path("search_spaces"))
     data = prepare(cfg, tmp_path)
-    store_root = tmp_path / "store"
+    monkeypatch.chdir(tmp_path)  # MLflow's default store (./mlruns, ./mlflow.db) would be here
+    before = sorted(p.name for p in tmp_path.iterdir())
     result = run_search(
         cfg,
         data,
@@ -111,7 +116,8 @@ def test_a_disabled_tracker_runs_the_same_search_and_writes_no_store(tmp_path):
         OptunaEngine(f"sqlite:///{tmp_path / 'optuna.db'}"),
     )
     assert len(result.summary.session_outcomes) == 2 and result.summary.best_value > 0
-    assert not store_root.exists() and not (tmp_path / "mlflow.db").exists()
+    # only the study file this test asked for is new: no mlruns/, mlflow.db or store folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "optuna.db"])
 
 
 def test_compact_batches_cover_every_row_once_per_epoch_across_blocks():
