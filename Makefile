@@ -39,7 +39,7 @@ endif
 
 .PHONY: help install install-jax install-torch tune worker retrain server schedule serve serve-model tasks validate ui \
   dashboard \
-  bench-engines bench-tables bench-task-times \
+  bench-engines bench-tables bench-task-times bench-backends \
   bench-workers bench bench-quality bench-memory bench-tracking bench-pruning test test-slow lint \
   format lock clean
 
@@ -104,22 +104,22 @@ serve-model: install ## Serve models:/TASK@champion on http://127.0.0.1:$(SERVE_
 dashboard: install ## optuna-dashboard on http://127.0.0.1:$(DASH_PORT) over TASK's study
 	$(PY) -m sweepflow dashboard $(TASK) --store $(STORE) --port $(DASH_PORT)
 
-bench: bench-quality bench-memory bench-tracking bench-pruning bench-workers ## Issue-5 benchmarks on the real data (~1.7 h on 2 cores)
+bench: bench-quality bench-memory bench-tracking bench-pruning bench-workers ## The maintained benchmarks on the real data (~1.7 h on 2 cores)
 
 bench-quality: install ## Test metric (3 seeds), peak RSS, fixed cost per trial: make tune per task
-	cd bench && ../$(PY) quality.py
+	$(PY) bench/quality.py
 
 bench-task-times: install ## Wall time and peak RSS of one default run per built-in task (make tasks)
-	cd bench && ../$(PY) task_times.py
+	$(PY) bench/task_times.py
 
 bench-memory: install ## RSS across a 50-trial tracked study (+ imdb peak RSS from bench-quality)
-	cd bench && ../$(PY) memory.py
+	$(PY) bench/memory.py
 
 bench-tracking: install ## Same study with MLflow tracking on vs off: wall-time ratio
-	cd bench && ../$(PY) tracking.py --trials 6 --pairs 4
+	$(PY) bench/tracking.py --trials 6 --pairs 4
 
 bench-pruning: install ## imdb + fashion_mnist: epochs trained and test metric, pruning vs none
-	cd bench && ../$(PY) pruning.py
+	$(PY) bench/pruning.py
 
 test: install ## Run the test suite (real MLflow/Optuna/Prefect in temp folders; no slow tests)
 	$(PY) -m pytest -m "not slow" -q
@@ -131,14 +131,17 @@ bench-engines: install ## Benchmark the engines on fashion_mnist + imdb (real da
 	$(PY) bench/engines.py
 
 bench-tables: install ## The minimal YAML on every table in ../shared/tables, 3 split seeds (~1 h)
-	cd bench && ../$(PY) tables.py --jobs 2
+	$(PY) bench/tables.py --jobs 2
+
+bench-backends: install-jax ## TensorFlow vs JAX per built-in task, A B A B (seconds/epoch, fixed cost, RSS; ~2 h)
+	$(PY) bench/backends.py
 
 bench-workers: install ## Trials/hour with WORKERS=1 vs 2 on one study (carseats, ~10 min)
 	$(PY) bench/workers.py
 
 lint: install ## ruff lint + format check
-	$(VENV)/bin/ruff check src flows tests bench
-	$(VENV)/bin/ruff format --check src flows tests bench
+	$(VENV)/bin/ruff check src flows tests bench tools
+	$(VENV)/bin/ruff format --check src flows tests bench tools
 
 format: install ## ruff format + autofix
 	$(VENV)/bin/ruff format src flows tests bench

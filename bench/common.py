@@ -1,4 +1,4 @@
-"""Shared helpers of the issue-5 benchmarks: machine line, tune subprocess, MLflow read-back."""
+"""Shared helpers of the benchmarks: machine line, tune subprocess, MLflow read-back, results."""
 
 from __future__ import annotations
 
@@ -181,9 +181,10 @@ def mean_sd(values: list[float], digits: int = 3) -> str:
 
 
 def save_json(name: str, obj: Any) -> None:
-    """Write bench/results/<name>.json."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps(obj, indent=1, default=str))
+    """Write bench/results/<name>.json (`experiments/<name>`: a one-off experiment's)."""
+    path = RESULTS / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=1, default=str))
 
 
 def load_json(name: str) -> Any:

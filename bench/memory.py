@@ -142,9 +142,10 @@ def main() -> int:
         "with no distribution strategy, and each trace of a train step registers a "
         "`CustomGradient-<n>` in TensorFlow's global gradient registry that is never removed; "
         "its closure keeps the whole traced step (FuncGraph, ~2-4 MB) alive after "
-        "`clear_session`. `sweepflow.model.release_traced_gradients()`, called by every "
+        "`clear_session`. `sweepflow.model.network.release_traced_gradients()`, called by every "
         "trial's `fresh_state`, drops the registrations earlier trials made: the curve is now "
-        "flat (test: tests/test_perf.py::test_trials_do_not_leave_traced_train_steps_behind; "
+        "flat (test: tests/unit/test_model_options.py::"
+        "test_trials_do_not_leave_traced_train_steps_behind; "
         "a bare Keras loop of 40 fits grew 827 → 989 MB without it, 827 → 827 MB with it).",
         "",
         "![RSS per trial](memory.png)",

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.tune import artifact_key, prepare_data, run_name
-from sweepflow.config.task import load_task
-from sweepflow.environment import DEFAULT_SPACES_DIR, resolve_data_dir
+from sweepflow.command import Command
+from sweepflow.config.task import TaskConfig
 from sweepflow.retrain import stages as rt
-from sweepflow.store.layout import DEFAULT_STORE, Store
 from sweepflow.tune import stage_size
 
 start = task(rt.start, name="load champion", cache_policy=NO_CACHE)

@@ -74,7 +74,7 @@ def main() -> None:
     for table in sorted(TARGETS):
         rows[table] = {name: cv_score(table, v) for name, v in VARIANTS.items()}
         print(table, rows[table], flush=True)
-    save_json("defaults_cv", rows)
+    save_json("experiments/defaults_cv", rows)
     lines = [
         "# Default preprocessing chosen on 4-fold CV inside the training rows",
         "",
@@ -89,7 +89,7 @@ def main() -> None:
         metric = "val_mae" if table.endswith("regression") else "val_accuracy"
         cells = ["—" if v is None else f"{v:.4f}" for v in scores.values()]
         lines.append(f"| {table} | {metric} | " + " | ".join(cells) + " |")
-    write_report("defaults_cv.md", lines)
+    write_report("experiments/defaults_cv.md", lines)
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ def main() -> None:
     if "tpe" not in args.samplers:  # the default YAML's runs, as bench-quality recorded them
         rows += [
             {"sampler": "tpe", **r}
-            for r in load_json("quality") or []
+            for r in load_json("experiments/quality") or []
             if r["task"] in args.tasks and r["seed"] in args.seeds
         ]
     with tempfile.TemporaryDirectory() as tmp:
@@ -65,7 +65,7 @@ def main() -> None:
                     run = tune_subprocess(task, seed, store, spaces=spaces)
                     rows.append({"sampler": sampler, **run})
                     print(sampler, task, seed, run["best_val"], run["test"], flush=True)
-                    save_json("sampler", rows)
+                    save_json("experiments/sampler", rows)
     lines = [
         "# TPE against random sampling at an equal trial budget",
         "",
@@ -85,7 +85,7 @@ def main() -> None:
                 f"| {task} | {sampler} | {statistics.mean(best):.4f} | "
                 f"{', '.join(f'{v:.4f}' for v in best)} | {statistics.mean(test):.4f} |"
             )
-    write_report("sampler.md", lines)
+    write_report("experiments/sampler.md", lines)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Defaults for a task YAML without `space:`: a search space, budget, CV and ensemble sized
 from the table once its data is loaded (rows, features, classes).
 
-Why these values (README "Your own CSV"): small tables rank trials by k-fold CV on train+val
+Why these values (docs/task-yaml.md): small tables rank trials by k-fold CV on train+val
 (one 24-row validation split ranks by luck) and average 5 networks; larger ones search wider
 and deeper nets with larger batches and fewer epochs, so a table of a few thousand rows
 finishes in a few minutes on 2 cores and 54k rows within ~10 minutes.

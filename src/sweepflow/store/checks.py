@@ -33,7 +33,7 @@ def leftover_migration(db: Path) -> str | None:
     return (
         f"{db} holds what an interrupted schema migration left ({len(steps)} _alembic_tmp_ "
         f'table(s)); back the file up, then repair it with: sqlite3 {db} "{" ".join(steps)}" '
-        "and run again (README: Repairing a store)"
+        "and run again (docs/reliability.md: Repairing a store)"
     )
 
 

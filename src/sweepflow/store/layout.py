@@ -175,7 +175,7 @@ def store_error(
 LOCKED_HINT = (
     "the SQLite store is locked by other writers (SQLite allows one writer at a time, on one "
     "machine); for several workers put the study in PostgreSQL: "
-    "STORAGE=postgresql://user@host/db (see README, 'Many workers')"
+    "STORAGE=postgresql://user@host/db (see docs/workers.md)"
 )
 
 

@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: common.py
 from common import ENV, ROOT, data_dir, load_json, machine, now, save_json, write_report
 
 
@@ -103,12 +107,12 @@ def main() -> None:
     runs = [r for r in runs if args.seeds is None or r["seed"] in args.seeds]
     if not runs:
         raise SystemExit("no boston_housing runs in bench/results/quality.json: run quality.py")
-    old = {r["seed"]: r for r in load_json("boston_final") or []}
+    old = {r["seed"]: r for r in load_json("experiments/boston_final") or []}
     for run in sorted(runs, key=lambda r: r["seed"]):
         start = time.perf_counter()
         old[run["seed"]] = {**score_search(run), "seconds": time.perf_counter() - start}
         print(old[run["seed"]], flush=True)
-        save_json("boston_final", sorted(old.values(), key=lambda r: r["seed"]))
+        save_json("experiments/boston_final", sorted(old.values(), key=lambda r: r["seed"]))
     rows = sorted(old.values(), key=lambda r: r["seed"])
     lines = [
         "# boston_housing: the final model from retrained trials vs their fold networks",
@@ -131,7 +135,7 @@ def main() -> None:
     lines.append(
         f"| mean | | | {mean['retrained']:.4f} | {mean['fold_networks']:.4f} | {mean['both']:.4f} |"
     )
-    write_report("boston_final.md", lines)
+    write_report("experiments/boston_final.md", lines)
 
 
 if __name__ == "__main__":

@@ -11,10 +11,13 @@ bench/results/boston_loss.md + .json.
 from __future__ import annotations
 
 import os
+import sys
 import time
+from pathlib import Path
 
-from boston_features import BASE, FOLDS, SEEDS, SKEWED, run_variant
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: common.py
 from common import ENV, machine, mean_sd, now, save_json, write_report
+from experiments.boston_features import BASE, FOLDS, SEEDS, SKEWED, run_variant
 
 PARAMS = {**BASE, "learning_rate": 3e-3, "lr_decay": 0.985}
 LOSSES = ["mse", "huber", "mae"]  # mse is what the regression head compiles with
@@ -23,20 +26,22 @@ LOSSES = ["mse", "huber", "mae"]  # mse is what the regression head compiles wit
 def main() -> None:
     """Train the network on each loss and write the table."""
     os.environ.update(ENV)
-    from sweepflow.model import network as model
+    from dataclasses import replace
 
-    default = model.HEADS["regression"]
+    from sweepflow.config.kinds import KINDS
+
+    default = KINDS["regression"]
     results = {}
     for loss in LOSSES:
-        model.HEADS["regression"] = (None, loss)
+        KINDS["regression"] = replace(default, loss=loss)
         start = time.perf_counter()
         try:
             results[loss] = run_variant(SKEWED, PARAMS, 200)
         finally:
-            model.HEADS["regression"] = default
+            KINDS["regression"] = default
         results[loss]["seconds"] = time.perf_counter() - start
         print(loss, results[loss], flush=True)
-    save_json("boston_loss", {"params": PARAMS, "log1p": SKEWED, "results": results})
+    save_json("experiments/boston_loss", {"params": PARAMS, "log1p": SKEWED, "results": results})
     lines = [
         "# boston_housing: test MAE spread at equal CV MAE (training loss)",
         "",
@@ -61,7 +66,7 @@ def main() -> None:
         f"CV MAE range {max(cv) - min(cv):.3f}; test MAE (average of {SEEDS}) range "
         f"{max(test) - min(test):.3f}.",
     ]
-    write_report("boston_loss.md", lines)
+    write_report("experiments/boston_loss.md", lines)
 
 
 if __name__ == "__main__":

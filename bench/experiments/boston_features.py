@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: common.py
 from common import ENV, data_dir, load_json, machine, mean_sd, now, save_json, write_report
 
 SKEWED = ["CRIM", "ZN", "DIS", "LSTAT"]  # long right tails, all ≥ 0
@@ -96,7 +100,7 @@ def main() -> None:
     parser.add_argument("--redo", action="store_true", help="run every variant again")
     args = parser.parse_args()
     os.environ.update(ENV)
-    old = {} if args.redo else (load_json("boston_features") or {})
+    old = {} if args.redo else (load_json("experiments/boston_features") or {})
     results = {}
     for name, (log1p, params, epochs, scaled) in VARIANTS.items():
         if name in old:
@@ -111,7 +115,7 @@ def main() -> None:
         }
         results[name]["seconds"] = time.perf_counter() - start
         print(name, results[name], flush=True)
-        save_json("boston_features", results)
+        save_json("experiments/boston_features", results)
     lines = [
         "# boston_housing: log(1 + x) of skewed columns (data.log1p) and a standardised target "
         "(data.target_scaling)",
@@ -131,7 +135,7 @@ def main() -> None:
             f"| {name} | {', '.join(r['log1p']) or '—'} | {r['cv_mae']:.3f} | {r['best_epoch']} | "
             f"{mean_sd(r['test_mae_single'], 3)} | {r['test_mae_average']:.3f} |"
         )
-    write_report("boston_features.md", lines)
+    write_report("experiments/boston_features.md", lines)
 
 
 if __name__ == "__main__":
