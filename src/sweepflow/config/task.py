@@ -15,7 +15,6 @@ from sweepflow.config.kinds import KINDS
 from sweepflow.config.monitor import Monitor
 from sweepflow.config.retrain import RetrainConfig, parse_retrain
 from sweepflow.config.space import (
-    CLASS_WEIGHTS,
     ChoiceSpec,
     FixedSpec,
     FloatSpec,
@@ -23,6 +22,7 @@ from sweepflow.config.space import (
     SearchSpace,
     parse_space,
 )
+from sweepflow.config.training import parse_objective, parse_training
 from sweepflow.errors import ConfigError, UnknownTaskError
 
 ENGINES = ("optuna", "keras-tuner")
@@ -216,46 +216,10 @@ def parse_task(raw: Any, source: str = "<memory>", default_name: str = "task") -
     search_raw = take(
         source, raw.get("search", {}), "search", set(SearchConfig.__dataclass_fields__)
     )
-    metric = KINDS[kind].default_objective
-    obj = take(source, raw.get("objective", {}), "objective", {"metric", "direction"})
-    metric = obj.get("metric", metric)
-    known = KINDS[kind].objectives
-    if metric not in known:
-        raise ConfigError(
-            source,
-            "objective.metric",
-            f"{metric!r} is not a validation metric of a {kind} task; use one of {sorted(known)}",
-        )
-    direction = obj.get("direction", known[metric])
-    if direction not in ("minimize", "maximize"):
-        raise ConfigError(source, "objective.direction", "must be minimize or maximize")
-    training = take(
-        source, raw.get("training", {}), "training", {"patience", "monitor", "class_weight"}
-    )
-    class_weight = training.get("class_weight")
-    if class_weight is not None:
-        if kind == "regression":
-            raise ConfigError(
-                source, "training.class_weight", "weights classes; this task is regression"
-            )
-        if class_weight not in CLASS_WEIGHTS:
-            raise ConfigError(
-                source,
-                "training.class_weight",
-                f"must be one of {CLASS_WEIGHTS}, got {class_weight!r}",
-            )
-        if space is not None and not _has(space, "class_weight"):
-            space = SearchSpace((*space.specs, FixedSpec("class_weight", class_weight)))
-    patience = typed(source, "training.patience", training.get("patience", 5), int)
-    if patience < 1:
-        raise ConfigError(source, "training.patience", f"must be ≥ 1, got {patience}")
-    monitor = training.get("monitor", "val_loss")
-    if monitor not in ("val_loss", "objective"):
-        raise ConfigError(
-            source,
-            "training.monitor",
-            f"must be val_loss or objective (early stopping on {metric}), got {monitor!r}",
-        )
+    metric, direction = parse_objective(source, raw.get("objective", {}), kind)
+    class_weight, patience, monitor = parse_training(source, raw.get("training", {}), kind, metric)
+    if class_weight is not None and space is not None and not _has(space, "class_weight"):
+        space = SearchSpace((*space.specs, FixedSpec("class_weight", class_weight)))
     retrain = parse_retrain(source, raw.get("retrain", {}))
     if kind == "regression" and retrain.test == "mcnemar":
         raise ConfigError(

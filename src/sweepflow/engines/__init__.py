@@ -99,6 +99,20 @@ class Recorder(Protocol):
         """The session's finished trials, in any process."""
         ...
 
+    def progress(
+        self,
+        number: int,
+        state: str,
+        value: float | None,
+        seconds: float,
+        *,
+        best: tuple[float, int] | None = None,
+        done: int | None = None,
+        deadline: float | None = None,
+    ) -> None:
+        """Report a finished trial: its value, the best so far, the session's trials done."""
+        ...
+
     def close_orphans(self, states: Mapping[int, str] | None) -> int:
         """Close records a stopped process left open (`states`: the engine's trial states)."""
         ...

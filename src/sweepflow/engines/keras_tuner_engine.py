@@ -145,13 +145,7 @@ def tracked_tuner_class(base: type[kt.Tuner]) -> type[kt.Tuner]:
                 "threshold": outcome.val_metrics.get("val_threshold", 0.5),
             }
             self.sf_state.write_text(json.dumps(self.sf_trials))
-            log.info(
-                "%s: trial %d %s value=%s",
-                self.sf_cfg.name,
-                outcome.number,
-                outcome.state,
-                "—" if outcome.value is None else f"{outcome.value:.4f}",
-            )
+            self.sf_recorder.progress(outcome.number, outcome.state, outcome.value, outcome.seconds)
 
     Tracked.__name__ = f"Tracked{base.__name__}"
     return Tracked

@@ -219,30 +219,19 @@ class OptunaEngine:
 
         def progress(study: optuna.Study, frozen: optuna.trial.FrozenTrial) -> None:
             best = _best(study)
-            best_txt = f"{best.value:.4f} (trial {best.number})" if best else "none yet"
             done = spent(session_trials(study, session))
-            seconds = frozen.duration.total_seconds() if frozen.duration else 0.0
-            durations.append(seconds)
-            left = (budget - done) * sum(durations) / len(durations)
-            if deadline is not None:
-                left = min(left, max(0.0, deadline - time.monotonic()))
-            log.info(
-                "%s: trial %d %s %s=%s in %.0f s | best so far %s | %d/%d in this search, ~%s left",
-                cfg.name,
+            recorder.progress(
                 frozen.number,
                 frozen.state.name.lower(),
-                cfg.objective,
-                "—" if frozen.value is None else f"{frozen.value:.4f}",
-                seconds,
-                best_txt,
-                done,
-                budget,
-                _clock(left),
+                frozen.value,
+                frozen.duration.total_seconds() if frozen.duration else 0.0,
+                best=(best.value, best.number) if best else None,
+                done=done,
+                deadline=deadline,
             )
             if done >= budget:
                 study.stop()  # other workers have spent the rest of the budget
 
-        durations: list[float] = []
         remaining = budget - spent(session_trials(study, session))
         if remaining > 0:
             study.optimize(
@@ -325,16 +314,6 @@ class OptunaEngine:
             ranked=ranked(study),
             threshold=float(best.user_attrs.get("threshold", 0.5)),
         )
-
-
-def _clock(seconds: float) -> str:
-    """12 s, 3 min 5 s, 1 h 02 min."""
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60} s"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
 def _best(study: optuna.Study) -> optuna.trial.FrozenTrial | None:

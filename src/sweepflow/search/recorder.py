@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -16,6 +18,7 @@ from sweepflow.search.cv import run_cv_trial
 from sweepflow.search.session import Session, close_orphans
 from sweepflow.tracking import EpochLogger, Tracker
 
+log = logging.getLogger("sweepflow.search")
 # Makes fresh Keras callbacks for each trial (e.g. TensorBoard, or a benchmark's probes).
 CallbackFactory = Callable[[], list[keras.callbacks.Callback]]
 
@@ -40,6 +43,7 @@ class TrialRecorder:
         self.experiment_id, self.parent = session.experiment_id, session.parent_run_id
         self.verbose, self.extra_callbacks = verbose, extra_callbacks
         self.budget = session.budget  # the session's trial budget, all processes together
+        self.durations: list[float] = []  # this process's trial times (the time-left estimate)
         self.run_prefix = "trial"  # the nested runs' names: trial-N (a retrain: challenger-N)
 
     def callbacks(self, logger: EpochLogger) -> list[keras.callbacks.Callback]:
@@ -75,6 +79,40 @@ class TrialRecorder:
     def log_metrics(self, run_id: str, metrics: Mapping[str, float]) -> None:
         """Metrics of a trial's run (e.g. its cross-validation summary)."""
         self.tracker.log(run_id, metrics=dict(metrics))
+
+    def progress(
+        self,
+        number: int,
+        state: str,
+        value: float | None,
+        seconds: float,
+        *,
+        best: tuple[float, int] | None = None,
+        done: int | None = None,
+        deadline: float | None = None,
+    ) -> None:
+        """One line per finished trial: its value, the best so far, trials done, time left."""
+        self.durations.append(seconds)
+        shown = "—" if value is None else f"{value:.4f}"
+        if done is None:  # an engine that does not count the session's trials
+            log.info("%s: trial %d %s value=%s", self.cfg.name, number, state, shown)
+            return
+        left = (self.budget - done) * sum(self.durations) / len(self.durations)
+        if deadline is not None:
+            left = min(left, max(0.0, deadline - time.monotonic()))
+        log.info(
+            "%s: trial %d %s %s=%s in %.0f s | best so far %s | %d/%d in this search, ~%s left",
+            self.cfg.name,
+            number,
+            state,
+            self.cfg.objective,
+            shown,
+            seconds,
+            f"{best[0]:.4f} (trial {best[1]})" if best else "none yet",
+            done,
+            self.budget,
+            clock(left),
+        )
 
     def finished_trials(self) -> int:
         """Trial runs of this session that finished (in any process, any earlier run)."""
@@ -126,3 +164,13 @@ class TrialRecorder:
         self.finish(run_id, logger, outcome)
         outcome.run_id = run_id
         return outcome
+
+
+def clock(seconds: float) -> str:
+    """12 s, 3 min 5 s, 1 h 02 min."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
