@@ -1,5 +1,5 @@
 """`python -m sweepflow` entry point."""
 
-from sweepflow.cli.main import main
+from sweepflow.cli import main
 
 raise SystemExit(main())

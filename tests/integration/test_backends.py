@@ -12,7 +12,7 @@ import pytest
 from helpers import child_env, write_task
 from mlflow import MlflowClient
 
-from sweepflow.cli import main as cli
+from sweepflow import cli
 from sweepflow.store.layout import Store
 
 REPO = Path(__file__).resolve().parents[2]  # the repository root

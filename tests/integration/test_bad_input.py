@@ -16,7 +16,7 @@ import pytest
 import yaml
 from helpers import SMALL_SPACE, child_env, make_table, write_task
 
-from sweepflow.cli import main as cli
+from sweepflow import cli
 from sweepflow.config.task import load_task
 from sweepflow.data.prepare import prepare
 from sweepflow.errors import ConfigError, DataError, SweepflowError, UnknownTaskError

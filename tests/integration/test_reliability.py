@@ -17,7 +17,7 @@ import pytest
 from helpers import child_env, make_table, tune, write_task
 from mlflow import MlflowClient
 
-from sweepflow.cli.main import main
+from sweepflow.cli.commands import main
 from sweepflow.registry import register as registry
 from sweepflow.store.layout import Store
 

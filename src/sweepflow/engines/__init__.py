@@ -119,12 +119,55 @@ class Recorder(Protocol):
 
 
 class Engine(Protocol):
-    """How to search: sample params, run each trial through a `TrialRecorder`, report the best."""
+    """How to search: keep the search's state, propose trials, record each one's value.
+
+    The search stage (search/stage.py) owns the session, the budget, waiting for other workers
+    and the tracking; an engine only translates the space and reports what each trial gave.
+    """
 
     name: str
+    shares_study: bool  # True: other processes may add trials to the same session
 
-    def search(self, cfg: TaskConfig, recorder: Recorder, figure_dir: Path) -> SearchSummary:
-        """Run the task's trial budget (each trial recorded by `recorder`); summarise the study."""
+    def open(self, cfg: TaskConfig, recorder: Recorder) -> Any:
+        """The engine's persistent state for the task (a study, a tuner), created or reloaded."""
+        ...
+
+    def run(
+        self, state: Any, cfg: TaskConfig, recorder: Recorder, deadline: float | None
+    ) -> list[TrialOutcome]:
+        """Propose and run trials (each through `recorder`) until the session's budget is spent
+        or `deadline` (time.monotonic) passes; this process's outcomes."""
+        ...
+
+    def summarize(
+        self,
+        state: Any,
+        cfg: TaskConfig,
+        recorder: Recorder,
+        outcomes: list[TrialOutcome],
+        figure_dir: Path,
+    ) -> SearchSummary | None:
+        """The search's best trial, counts and figures; None when no trial completed."""
+        ...
+
+
+class SharedEngine(Engine, Protocol):
+    """An engine whose state several processes share (Optuna on one storage)."""
+
+    def running(self, state: Any, session: str) -> list[int]:
+        """The session's trials still running elsewhere (those gone stale are failed first)."""
+        ...
+
+    def poll_seconds(self) -> float:
+        """How long to wait before asking `running` again."""
+        ...
+
+    def spent(self, state: Any, session: str) -> int:
+        """The session's trials that count against its budget, every process's."""
+        ...
+
+    def trial_states(self, state: Any) -> dict[int, str]:
+        """Each trial's recorded state (to close trial runs a stopped process left open)."""
         ...
 
 

@@ -23,7 +23,7 @@ from sweepflow.config.space import (
 )
 from sweepflow.config.task import TaskConfig
 from sweepflow.engines import Candidate, Recorder, SearchSummary
-from sweepflow.errors import SweepflowError, failure_reason
+from sweepflow.errors import failure_reason
 from sweepflow.model.network import (
     ModelSpec,
     build_model,
@@ -162,6 +162,7 @@ class KerasTunerEngine:
     """Runs a task's search with a Keras Tuner tuner whose state lives under the store."""
 
     name = "keras-tuner"
+    shares_study = False  # one process drives a search; it owns every open trial run
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
@@ -199,12 +200,15 @@ class KerasTunerEngine:
         """Trials of the session's budget not run yet (its finished trial runs count)."""
         return max(0, recorder.budget - recorder.finished_trials())
 
-    def search(self, cfg: TaskConfig, recorder: Recorder, figure_dir: Path) -> SearchSummary:
-        """Run the session's remaining trials of the task's tuner."""
-        # one process drives a Keras Tuner search: any trial run still open was cut off
-        recorder.close_orphans(None)
+    def open(self, cfg: TaskConfig, recorder: Recorder) -> kt.Tuner:
+        """The task's tuner, created or reloaded (its budget: the session's remaining trials)."""
+        return self.make_tuner(cfg, recorder)
+
+    def run(
+        self, tuner: kt.Tuner, cfg: TaskConfig, recorder: Recorder, deadline: float | None
+    ) -> list[TrialOutcome]:
+        """Run the tuner's search (its trial hooks record each trial; the timeout is theirs)."""
         data = recorder.data
-        tuner = self.make_tuner(cfg, recorder)
         fit_kwargs: dict[str, Any] = {
             "validation_data": (data.x_val, data.y_val),
             "verbose": recorder.verbose,
@@ -212,9 +216,20 @@ class KerasTunerEngine:
         if cfg.search.tuner != "hyperband":
             fit_kwargs["epochs"] = int(cfg.space.max_value("epochs"))
         tuner.search(data.x_train, data.y_train, **fit_kwargs)
+        return list(tuner.sf_outcomes)
+
+    def summarize(
+        self,
+        tuner: kt.Tuner,
+        cfg: TaskConfig,
+        recorder: Recorder,
+        outcomes: list[TrialOutcome],
+        figure_dir: Path,
+    ) -> SearchSummary | None:
+        """The oracle's best trial and counts (None: no trial completed)."""
         best_trials = tuner.oracle.get_best_trials(1)
         if not best_trials:
-            raise SweepflowError(f"task '{cfg.name}': no keras-tuner trial completed")
+            return None
         best = best_trials[0]
         info = tuner.sf_trials.get(best.trial_id, {})
         statuses = [t.status for t in tuner.oracle.trials.values()]
@@ -229,7 +244,7 @@ class KerasTunerEngine:
             best_number=int(best.trial_id),
             best_epoch=int(info.get("best_epoch", 1)),
             counts=counts,
-            session_outcomes=tuner.sf_outcomes,
+            session_outcomes=outcomes,
             figures=[],
             study_name=f"{cfg.name}-{cfg.search.tuner}",
             threshold=float(info.get("threshold", 0.5)),

@@ -145,6 +145,7 @@ class OptunaEngine:
     """Runs a task's search as an Optuna study persisted in `storage`, shared by workers."""
 
     name = "optuna"
+    shares_study = True  # workers add trials to the same session
 
     def __init__(self, storage: str, worker: int = 0) -> None:
         self.storage, self.worker = storage, worker
@@ -182,10 +183,11 @@ class OptunaEngine:
         study.sampler = make_sampler(cfg.search.sampler, seed, cfg.space, cfg.search.trials)
         return study
 
-    def run_trials(
+    def run(
         self, study: optuna.Study, cfg: TaskConfig, recorder: Recorder, deadline: float | None
     ) -> list[TrialOutcome]:
-        """Run trials of the recorder's session until its budget is spent (by any worker)."""
+        """Propose and run trials of the recorder's session until its budget is spent (by any
+        worker) or the deadline passes; each trial's outcome is recorded on the study."""
         session, budget = recorder.parent, recorder.budget
         outcomes: list[TrialOutcome] = []
 
@@ -244,58 +246,45 @@ class OptunaEngine:
             )
         return outcomes
 
-    def wait_for_running(self, study: optuna.Study, session: str) -> None:
-        """Wait until no trial of the session runs: other workers finish, dead ones go stale."""
-        told = False
-        while True:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                optuna.storages.fail_stale_trials(study)
-            running = [t for t in session_trials(study, session) if t.state == TrialState.RUNNING]
-            if not running:
-                return
-            if not told:
-                log.info(
-                    "waiting for trial(s) %s: running in other workers, or failed once their "
-                    "heartbeat is %d s old",
-                    [t.number for t in running],
-                    3 * heartbeat_seconds(),
-                )
-                told = True
-            time.sleep(heartbeat_seconds())
+    def running(self, study: optuna.Study, session: str) -> list[int]:
+        """Trials of the session still running in other workers (stale ones failed first)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+        return [t.number for t in session_trials(study, session) if t.state == TrialState.RUNNING]
 
-    def start(self, cfg: TaskConfig) -> tuple[optuna.Study, float | None]:
-        """The task's study, and the monotonic deadline of this process's search (if any)."""
+    def poll_seconds(self) -> float:
+        """How often to ask `running` again: a heartbeat (a trial goes stale after 3)."""
+        return float(heartbeat_seconds())
+
+    def spent(self, study: optuna.Study, session: str) -> int:
+        """The session's trials that count against its budget (any worker's)."""
+        return spent(session_trials(study, session))
+
+    def trial_states(self, study: optuna.Study) -> dict[int, str]:
+        """Each trial's state as the study records it (for closing runs left open)."""
+        return trial_states(study)
+
+    def open(self, cfg: TaskConfig, recorder: Recorder) -> optuna.Study:
+        """The task's study, created or loaded (a re-run adds trials to it)."""
         optuna.logging.set_verbosity(optuna.logging.ERROR)  # trials are reported by `progress`
-        deadline = None if cfg.search.timeout is None else time.monotonic() + cfg.search.timeout
-        return self.load_study(cfg), deadline
+        return self.load_study(cfg)
 
-    def work(self, cfg: TaskConfig, recorder: Recorder) -> int:
-        """A worker: add trials to the open session until its budget is spent; return how many."""
-        study, deadline = self.start(cfg)
-        return len(self.run_trials(study, cfg, recorder, deadline))
-
-    def search(self, cfg: TaskConfig, recorder: Recorder, figure_dir: Path) -> SearchSummary:
-        """Run the session's trial budget (with any workers), then summarise the study."""
-        study, deadline = self.start(cfg)
-        session = recorder.parent
-        outcomes: list[TrialOutcome] = []
-        while True:
-            outcomes += self.run_trials(study, cfg, recorder, deadline)
-            self.wait_for_running(study, session)
-            timed_out = deadline is not None and time.monotonic() >= deadline
-            if timed_out or spent(session_trials(study, session)) >= recorder.budget:
-                break
-        recorder.close_orphans(trial_states(study))
+    def summarize(
+        self,
+        study: optuna.Study,
+        cfg: TaskConfig,
+        recorder: Recorder,
+        outcomes: list[TrialOutcome],
+        figure_dir: Path,
+    ) -> SearchSummary | None:
+        """The study's best trial and counts, this session's share, its figures (None: no trial
+        of the study completed)."""
         best = _best(study)
         if best is None:
-            reasons = {o.reason for o in outcomes if o.reason}
-            raise SweepflowError(
-                f"task '{cfg.name}': no trial completed ({len(outcomes)} run); "
-                f"reasons: {'; '.join(sorted(reasons)) or 'all pruned'}"
-            )
+            return None
         states = [t.state for t in study.trials]
-        mine = [t for t in session_trials(study, session) if t.state.is_finished()]
+        mine = [t for t in session_trials(study, recorder.parent) if t.state.is_finished()]
         return SearchSummary(
             best_params=dict(best.user_attrs.get("params", best.params)),
             best_value=float(best.value),

@@ -31,6 +31,7 @@ from sweepflow.registry.register import (
 )
 from sweepflow.registry.serving import features
 from sweepflow.retrain.compare import Comparison, compare
+from sweepflow.search.budget import drive
 from sweepflow.search.recorder import TrialRecorder
 from sweepflow.search.session import Session
 from sweepflow.tracking import Tracker
@@ -199,7 +200,7 @@ def train_challenger(
         study.enqueue_trial(searched, skip_if_exists=True)
         warm = replace(cfg, search=replace(cfg.search, trials=cfg.retrain.search_trials))
         with tempfile.TemporaryDirectory() as tmp:
-            outcomes += engine.search(warm, recorder, Path(tmp)).session_outcomes
+            outcomes += drive(engine, warm, recorder, Path(tmp)).session_outcomes
     done = [o for o in outcomes if o.state == COMPLETE and o.value is not None]
     if not done:
         raise SweepflowError(f"task '{cfg.name}': no challenger trained successfully")

@@ -15,6 +15,7 @@ from sweepflow.config.task import TaskConfig
 from sweepflow.data.prepare import Prepared
 from sweepflow.engines import Engine, SearchSummary
 from sweepflow.errors import SweepflowError, failure_reason
+from sweepflow.search.budget import drive, work
 from sweepflow.search.recorder import CallbackFactory, TrialRecorder
 from sweepflow.search.session import (
     Session,
@@ -108,7 +109,7 @@ def run_search(
                 space_file = Path(tmp) / "search_space.yaml"
                 space_file.write_text(yaml.safe_dump(cfg.space.as_dict(), sort_keys=False))
                 tracker.log_files(parent, [space_file])
-            summary = engine.search(cfg, recorder, Path(tmp))
+            summary = drive(engine, cfg, recorder, Path(tmp))
             tracker.log_files(parent, summary.figures, "plots")
     except BaseException as exc:
         if not isinstance(exc, Exception):  # Ctrl-C, SIGTERM/SIGHUP, a library's stop signal
@@ -158,8 +159,7 @@ def run_worker(
     cfg: TaskConfig, data: Prepared, tracker: Tracker, engine: Engine, wait: float, verbose: int = 0
 ) -> int:
     """Add trials to the task's open search session until its budget is met; return how many."""
-    work = getattr(engine, "work", None)
-    if work is None:
+    if not engine.shares_study:  # refused before joining: nothing of the session is touched
         raise SweepflowError(
             f"engine '{engine.name}' cannot share a study between processes; use engine optuna"
         )
@@ -171,4 +171,4 @@ def run_worker(
         session.budget,
     )
     recorder = TrialRecorder(cfg, data, tracker, session, verbose)
-    return int(work(cfg, recorder))
+    return work(engine, cfg, recorder)

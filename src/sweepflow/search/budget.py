@@ -1,0 +1,73 @@
+"""The trial loop of a search session: run the engine to the session's budget, with any workers."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from sweepflow.config.task import TaskConfig
+from sweepflow.engines import Engine, Recorder, SearchSummary, SharedEngine
+from sweepflow.errors import SweepflowError
+from sweepflow.model.trial import TrialOutcome
+
+log = logging.getLogger("sweepflow.search")
+
+
+def deadline_of(cfg: TaskConfig) -> float | None:
+    """The monotonic time this process's search stops at (`search.timeout`), if any."""
+    return None if cfg.search.timeout is None else time.monotonic() + cfg.search.timeout
+
+
+def drive(engine: Engine, cfg: TaskConfig, recorder: Recorder, figure_dir: Path) -> SearchSummary:
+    """Run the session's trial budget with `engine` (other workers may add trials), then sum up.
+
+    An engine that shares its study runs until the session's budget is spent; trials still
+    running in other workers are waited for, and the study is asked again (a worker may have
+    died, or the budget may still be short). Trial runs a stopped process left open are closed
+    against the engine's record.
+    """
+    deadline = deadline_of(cfg)
+    state = engine.open(cfg, recorder)
+    if not engine.shares_study:  # one process drives it: any trial run still open was cut off
+        recorder.close_orphans(None)
+    outcomes: list[TrialOutcome] = []
+    while True:
+        outcomes += engine.run(state, cfg, recorder, deadline)
+        if not engine.shares_study:
+            break
+        wait_for_others(engine, state, recorder.parent)
+        timed_out = deadline is not None and time.monotonic() >= deadline
+        if timed_out or engine.spent(state, recorder.parent) >= recorder.budget:
+            break
+    if engine.shares_study:
+        recorder.close_orphans(engine.trial_states(state))
+    summary = engine.summarize(state, cfg, recorder, outcomes, figure_dir)
+    if summary is None:
+        reasons = {o.reason for o in outcomes if o.reason}
+        raise SweepflowError(
+            f"task '{cfg.name}': no trial completed ({len(outcomes)} run); "
+            f"reasons: {'; '.join(sorted(reasons)) or 'all pruned'}"
+        )
+    return summary
+
+
+def wait_for_others(engine: SharedEngine, state: Any, session: str) -> None:
+    """Wait until no trial of the session runs: other workers finish, dead ones go stale."""
+    told = False
+    while running := engine.running(state, session):
+        if not told:
+            log.info(
+                "waiting for trial(s) %s: running in other workers, or failed once their "
+                "heartbeat is %d s old",
+                running,
+                3 * engine.poll_seconds(),
+            )
+            told = True
+        time.sleep(engine.poll_seconds())
+
+
+def work(engine: Engine, cfg: TaskConfig, recorder: Recorder) -> int:
+    """A worker: add trials to the open session until its budget is spent; return how many."""
+    return len(engine.run(engine.open(cfg, recorder), cfg, recorder, deadline_of(cfg)))
