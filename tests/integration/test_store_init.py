@@ -14,7 +14,10 @@ from mlflow import MlflowClient
 from sweepflow.store.layout import Store
 
 REPO = Path(__file__).resolve().parents[2]  # the repository root
-OPEN = "import sys\nfrom sweepflow.cli.commands import _open_store\n_open_store(sys.argv[1])\nprint('OPENED')\n"
+OPEN = (
+    "import sys\nfrom sweepflow.cli.commands import _open_store\n"
+    "_open_store(sys.argv[1])\nprint('OPENED')\n"
+)
 
 
 @pytest.mark.slow
