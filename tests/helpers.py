@@ -150,3 +150,20 @@ def stop(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
+
+
+def run_at_once(cmd: list[str], n: int, timeout: int = 600) -> list[tuple[int, str, str]]:
+    """Start `cmd` n times at once from the repository root; (exit code, stdout, stderr) each."""
+    procs = [
+        subprocess.Popen(
+            cmd,
+            cwd=REPO,
+            env=child_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(n)
+    ]
+    outs = [p.communicate(timeout=timeout) for p in procs]
+    return [(p.returncode, out, err) for p, (out, err) in zip(procs, outs, strict=True)]

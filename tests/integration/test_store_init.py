@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from helpers import child_env
+from helpers import run_at_once
 from mlflow import MlflowClient
 
 from sweepflow.store.layout import Store
@@ -24,20 +23,8 @@ OPEN = (
 @pytest.mark.parametrize("round_", range(3))
 def test_four_processes_opening_a_fresh_store_at_once_all_succeed(tmp_path, round_):
     root = tmp_path / f"store-{round_}"
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", OPEN, str(root)],
-            cwd=REPO,
-            env=child_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(4)
-    ]
-    outs = [p.communicate(timeout=300) for p in procs]
-    for proc, (out, err) in zip(procs, outs, strict=True):
-        assert proc.returncode == 0 and "OPENED" in out, err[-2000:]
+    for code, out, err in run_at_once([sys.executable, "-c", OPEN, str(root)], 4, timeout=300):
+        assert code == 0 and "OPENED" in out, err[-2000:]
     store = Store(root)
     with sqlite3.connect(root / "mlflow.db") as db:
         tables = {r[0] for r in db.execute("select name from sqlite_master where type='table'")}
@@ -58,26 +45,15 @@ def test_two_tunes_of_one_task_at_once_share_the_budget_and_register_once(tmp_pa
     store = Store(tmp_path / "store")
     cmd = [sys.executable, "-m", "sweepflow", "tune", str(path), "--store", str(store.root)]
     cmd += ["--data-dir", str(tmp_path)]
-    procs = [
-        subprocess.Popen(
-            cmd,
-            cwd=REPO,
-            env=child_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    outs = [p.communicate(timeout=600) for p in procs]
-    for proc, (_, err) in zip(procs, outs, strict=True):
-        assert proc.returncode == 0, err[-3000:]
+    outs = run_at_once(cmd, 2)
+    for code, _, err in outs:
+        assert code == 0, err[-3000:]
     client = MlflowClient(store.mlflow_uri, registry_uri=store.mlflow_uri)
     versions = client.search_model_versions(f"name = '{task}'")
     assert [str(v.version) for v in versions] == ["1"]  # registered once
-    logs = [out + err for out, err in outs]
+    logs = [out + err for _, out, err in outs]
     assert sum("another process already evaluated" in text for text in logs) == 1
-    assert all("registered v1" in out for out, _ in outs)  # both summaries name the version
+    assert all("registered v1" in out for _, out, _ in outs)  # both summaries name the version
     exp = client.get_experiment_by_name(task).experiment_id
     parents = client.search_runs([exp], "tags.`sweepflow.role` = 'search'")
     assert len(parents) == 1 and parents[0].data.tags["sweepflow.stage"] == "registered"
