@@ -6,7 +6,7 @@ turned into a final model two ways and scored on the 102 test rows:
   on all 404 rows for its best mean epoch, with its recorded seed (reproduces quality.json);
 - fold networks: each trial's params trained on the search's 4 folds, stopped early on the
   fold's validation rows (best weights restored), so 20 networks, each seeing 3/4 of the rows.
-Writes bench/results/boston_final.md + .json.
+Writes bench/results/experiments/boston_final.md + .json.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ log1p of the skewed columns, 200 epochs) trained on three losses. Each is scored
 boston_features: 4-fold CV on the 404 training rows (mean curve, best epoch), then 5 seeds
 retrained on all 404 rows for that epoch and scored on the 102 test rows. The point is the
 spread of test MAE among configurations the training rows cannot tell apart. Writes
-bench/results/boston_loss.md + .json.
+bench/results/experiments/boston_loss.md + .json.
 """
 
 from __future__ import annotations

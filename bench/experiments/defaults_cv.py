@@ -6,7 +6,7 @@ One fixed, mid-sized network (the centre of the default space) is trained on 4 f
 table's train+val rows (split seed 0; the test split is never read) under each variant:
 numeric scaling quantile / standard / minmax, and for regression the target standardised or
 raw. The mean fold validation metric (val_mae or val_accuracy at the restored epoch) decides.
-Writes bench/results/defaults_cv.md + .json.
+Writes bench/results/experiments/defaults_cv.md + .json.
 """
 
 from __future__ import annotations

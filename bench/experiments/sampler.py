@@ -7,7 +7,7 @@ trials scaled to the budget, multivariate, grouped) and once with `search.sample
 for each seed, in fresh stores. `--samplers random` runs only random search and takes the TPE
 runs from bench/results/quality.json (the same command, `sweepflow tune <task> --seed s`).
 Compared on the search's best validation value (training rows
-only) and, for the record, the test metric. Writes bench/results/sampler.md + .json.
+only) and, for the record, the test metric. Writes bench/results/experiments/sampler.md + .json.
 """
 
 from __future__ import annotations
