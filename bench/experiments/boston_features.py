@@ -5,7 +5,8 @@ data.log1p and data.target_scaling, on fixed networks.
 Chosen on the training split only: 4-fold cross-validation of fixed networks on Keras' 404
 training rows, each fold's curve averaged, the best mean epoch picked; then, for the record,
 5 seeds retrained on all 404 rows for that epoch and scored on the 102 test rows (single
-networks' mean and their 5-network average). Writes bench/results/experiments/boston_features.md + .json;
+networks' mean and their 5-network average). Writes
+bench/results/experiments/boston_features.md + .json;
 variants already in the .json are kept (--redo runs them all again).
 """
 

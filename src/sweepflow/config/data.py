@@ -27,7 +27,8 @@ class DataConfig:
     target: str | None = None
     categorical: tuple[str, ...] | None = None  # None: detect non-numeric columns
     # standard (mean 0, sd 1; the default: on 4-fold CV inside the training rows it beat quantile
-    # on 8 of 10 tables, minmax on 7 — bench/results/experiments/defaults_cv.md) | quantile | minmax | none
+    # on 8 of 10 tables, minmax on 7 — bench/results/experiments/defaults_cv.md)
+    # | quantile | minmax | none
     scaling: str = "standard"
     log1p: tuple[str, ...] = ()  # numeric columns replaced by log(1 + x) before scaling
     # regression: standard (the net predicts standardised y) | none; the loader fills in

@@ -1,0 +1,110 @@
+"""Keras' `jit_compile` on TensorFlow: XLA (Keras' "auto") vs plain tf.function, per fit.
+
+Alternating in one process (A B A B …, a warm-up fit first), the same network on a task's real
+training rows: time of the first epoch (tracing + compiling) and of the steady epochs after it.
+Writes bench/results/experiments/jit_compile.json + .md.
+
+    .venv/bin/python bench/experiments/jit_compile.py [--tasks carseats imdb] [--pairs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: common.py
+from common import ENV, ROOT, data_dir, machine, now, save_json, write_report  # noqa: E402
+
+PARAMS = {"layers": 2, "units_1": 64, "units_2": 32, "learning_rate": 1e-3, "optimizer": "adam"}
+
+
+def one_fit(data, jit: bool | str, epochs: int, batch: int) -> dict:
+    """Build, compile and fit once; the first epoch's and the steady epochs' seconds."""
+    import keras
+
+    from sweepflow.model.network import build_model, fresh_state
+    from sweepflow.model.trial import model_spec
+
+    class Clock(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            times.append(time.perf_counter() - self.t)
+
+    times: list[float] = []
+    fresh_state(0)
+    start = time.perf_counter()
+    model = build_model({**PARAMS, "batch_size": batch}, model_spec(data))
+    model.jit_compile = jit
+    built = time.perf_counter() - start
+    model.fit(
+        data.x_train,
+        data.y_train,
+        validation_data=(data.x_val, data.y_val),
+        epochs=epochs,
+        batch_size=batch,
+        verbose=0,
+        callbacks=[Clock()],
+    )
+    return {"build_s": built, "first_s": times[0], "steady_s": statistics.median(times[1:])}
+
+
+def main() -> None:
+    """Alternate the two settings on each task and write the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="*", default=["carseats", "imdb"])
+    parser.add_argument("--pairs", type=int, default=3)
+    args = parser.parse_args()
+    os.environ.update(ENV)
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    from sweepflow.config.task import load_task
+    from sweepflow.data.prepare import prepare
+
+    results = {}
+    for task in args.tasks:
+        data = prepare(load_task(task, ROOT / "search_spaces"), data_dir())
+        epochs, batch = (12, 32) if len(data.y_train) < 5000 else (4, 256)
+        one_fit(data, "auto", 2, batch)  # warm-up: TensorFlow's own first-use costs
+        runs: dict[str, list[dict]] = {"auto": [], "off": []}
+        for _ in range(args.pairs):
+            runs["auto"].append(one_fit(data, "auto", epochs, batch))
+            runs["off"].append(one_fit(data, False, epochs, batch))
+        results[task] = runs
+        print(task, runs, flush=True)
+    save_json("experiments/jit_compile", {"machine": machine(), "when": now(), "runs": results})
+    lines = [
+        "# jit_compile on TensorFlow: XLA ('auto') vs off",
+        "",
+        f"{machine()}; {now()}. Same network ({PARAMS}), alternating A B per pair, medians; "
+        "ratio = off ÷ auto, pair by pair.",
+        "",
+        "| task | setting | first epoch s | steady epoch s | first ratio | steady ratio |",
+        "|---|---|---|---|---|---|",
+    ]
+    for task, runs in results.items():
+        for key in ("auto", "off"):
+            rows = runs[key]
+            first = statistics.median(r["first_s"] for r in rows)
+            steady = statistics.median(r["steady_s"] for r in rows)
+            ratios = ["", ""]
+            if key == "off":
+                pairs = list(zip(runs["auto"], rows, strict=True))
+                fr = [b["first_s"] / a["first_s"] for a, b in pairs]
+                sr = [b["steady_s"] / a["steady_s"] for a, b in pairs]
+                ratios = [
+                    f"{statistics.median(fr):.2f} ({', '.join(f'{r:.2f}' for r in fr)})",
+                    f"{statistics.median(sr):.2f} ({', '.join(f'{r:.2f}' for r in sr)})",
+                ]
+            lines.append(
+                f"| {task} | {key} | {first:.2f} | {steady:.3f} | {ratios[0]} | {ratios[1]} |"
+            )
+    write_report("experiments/jit_compile.md", lines)
+
+
+if __name__ == "__main__":
+    main()
