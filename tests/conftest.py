@@ -11,7 +11,12 @@ from sweepflow.environment import QUIET_ENV  # imports nothing heavy (no TensorF
 
 # Before TensorFlow, Keras, MLflow or Prefect are imported anywhere in the test session: the
 # environment every sweepflow command sets, and no downloads (a missing file is a clear error).
-os.environ.update({**QUIET_ENV, "SWEEPFLOW_OFFLINE": "1"})
+# Not PREFECT_LOGGING_EXTRA_LOGGERS: tests read sweepflow's records with caplog, and the Prefect
+# handler it adds warns for every record logged outside a flow run.
+os.environ.update(
+    {k: v for k, v in QUIET_ENV.items() if k != "PREFECT_LOGGING_EXTRA_LOGGERS"}
+    | {"SWEEPFLOW_OFFLINE": "1"}
+)
 
 import shutil  # noqa: E402
 import socket  # noqa: E402
