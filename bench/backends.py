@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     ROOT,
     hardware,
+    load_json,
     now,
     save_json,
     search_record,
@@ -117,7 +118,8 @@ def main() -> None:
     args = parser.parse_args()
     installed = [b for b in ("jax", "torch") if importlib.util.find_spec(b)]
     backends = args.backends or ["tensorflow", *installed]
-    results: dict[str, list[dict]] = {}
+    # tasks measured before and not asked for now are kept (a run per task takes minutes)
+    results: dict[str, list[dict]] = (load_json("backends") or {}).get("runs", {})
     for task in args.tasks:
         results[task] = []
         for pair in range(args.pairs):
