@@ -71,8 +71,9 @@ def table(results: dict[str, list[dict]], backends: list[str], pairs: int, trial
     lines = [
         "# Keras backends per built-in task",
         "",
-        f"{hardware()}; {now()}. Default YAML of each task, `--trials {trials}`, {pairs} "
-        f"alternating pair(s) ({' '.join(backends)} …), seeds 0…{pairs - 1}, fresh store each.",
+        f"{hardware()}; {now()}. Default YAML of each task, `--trials {trials}`, alternating "
+        f"pairs ({' '.join(backends)} …; pair i on seed i; the last run took {pairs}), a fresh "
+        "store each; a task's pairs are the values in its ratios' parentheses.",
         "Ratio = other ÷ TensorFlow, pair by pair (median, then the pairs). Regenerate: "
         "`.venv/bin/python bench/backends.py`.",
         "",
