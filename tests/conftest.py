@@ -27,7 +27,9 @@ import urllib.request  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
-from helpers import PG, STORE_VARS, child_env, free_port, stop  # noqa: E402
+from helpers import PG, STORE_VARS, child_env, stop  # noqa: E402
+
+from sweepflow.prefect_server import free_port  # noqa: E402
 
 
 def _postgres_missing() -> str | None:

@@ -12,14 +12,11 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from sweepflow.prefect_server import free_port
-
 REPO = Path(__file__).resolve().parents[1]
 # Variables that point sweepflow at other stores. mlflow.set_tracking_uri() exports
 # MLFLOW_TRACKING_URI inside this test process, so child processes must not inherit it.
 STORE_VARS = ("MLFLOW_TRACKING_URI", "SWEEPFLOW_TRACKING_URI", "SWEEPFLOW_STORAGE")
 PG = "postgresql://postgres@127.0.0.1:5432"  # the local PostgreSQL (trust auth, database test)
-__all__ = ["free_port"]
 
 
 def child_env(**extra: str) -> dict[str, str]:

@@ -15,10 +15,11 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import child_env, free_port, run, write_task
+from helpers import child_env, run, write_task
 
 from sweepflow.config.task import load_task
 from sweepflow.data.prepare import prepare
+from sweepflow.prefect_server import free_port
 from sweepflow.store.layout import Store
 
 REPO = Path(__file__).resolve().parents[2]  # the repository root
