@@ -127,7 +127,7 @@ test: install ## Run the test suite (real MLflow/Optuna/Prefect in temp folders;
 test-slow: install install-jax ## Run only the slow tests (kill/resume, PostgreSQL workers, real data, a JAX run)
 	$(PY) -m pytest -m slow -q
 
-bench-engines: install ## Benchmark the engines on fashion_mnist + imdb (real data; ~45 min)
+bench-engines: install ## Rank the engines and the plain scripts a user would write, at equal wall time (~7 h; bench/engines.py --help)
 	$(PY) bench/engines.py
 
 bench-tables: install ## The minimal YAML on every table in ../shared/tables, 3 split seeds (~1 h)

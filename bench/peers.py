@@ -1,0 +1,200 @@
+"""The scripts a user would write instead of sweepflow, for `bench/engines.py` to rank against.
+
+Each peer searches the task's own space (the ranges of its YAML) on the same prepared split,
+with plain Keras code and no tracking:
+- `keras_tuner_hyperband`: a `kt.HyperModel` whose `fit` draws the batch size (Keras Tuner's
+  documented pattern), searched by `kt.Hyperband(max_epochs=<space epochs>, factor=3)`.
+- `optuna_pruning`: optuna-examples' `keras_integration.py` — default `TPESampler`,
+  `MedianPruner(n_startup_trials=2)`, `optuna_integration.KerasPruningCallback` on the objective,
+  the score returned by `model.evaluate` on the validation rows — under `study.optimize(timeout=)`.
+
+Both train with early stopping on val_loss (patience from the YAML, best weights restored), as
+sweepflow does, so the comparison is about the search. `callbacks()` adds the bench's deadline
+and test-set probe to every fit; a fit that starts after the deadline raises `budget_spent()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+Callbacks = Callable[[], list[Any]]
+
+
+def budget_spent() -> Exception:
+    """What the bench's deadline raises when a peer starts a fit after the budget: a Keras
+    Tuner `FatalError`, the one exception its search loop does not swallow as a failed trial."""
+    import keras_tuner as kt
+
+    return kt.errors.FatalError("the benchmark's wall-clock budget is spent")
+
+
+def _dense(kind: str, n_features: int, n_outputs: int, layers: list[int], dropout: float) -> Any:
+    """The network a user writes: relu Dense layers with dropout, and the kind's head."""
+    import keras
+
+    model = keras.Sequential([keras.Input(shape=(n_features,))])
+    for units in layers:
+        model.add(keras.layers.Dense(units, activation="relu"))
+        if dropout > 0:
+            model.add(keras.layers.Dropout(dropout))
+    head = {"regression": None, "binary": "sigmoid", "multiclass": "softmax"}[kind]
+    model.add(keras.layers.Dense(n_outputs, activation=head))
+    return model
+
+
+def _compile(model: Any, kind: str, optimizer: str, learning_rate: float) -> Any:
+    """Compile with the kind's loss and the metric the objective names."""
+    import keras
+
+    loss = {
+        "regression": "mse",
+        "binary": "binary_crossentropy",
+        "multiclass": "sparse_categorical_crossentropy",
+    }[kind]
+    optimizers = {
+        "adam": keras.optimizers.Adam,
+        "rmsprop": keras.optimizers.RMSprop,
+        "sgd": keras.optimizers.SGD,
+    }
+    metric = "mae" if kind == "regression" else "accuracy"
+    model.compile(optimizer=optimizers[optimizer](learning_rate), loss=loss, metrics=[metric])
+    return model
+
+
+def _feed(data: Any, batch_size: int) -> tuple[dict[str, Any], Any]:
+    """fit() arguments for the training rows and the validation data, batched as sweepflow does
+    for compact (uint8 multi-hot) inputs so neither side makes a float32 copy of imdb."""
+    from sweepflow.data.compact import CompactBatches, is_compact
+
+    if is_compact(data.x_train):
+        train = CompactBatches([data.x_train], [data.y_train], batch_size, shuffle=True)
+        val = CompactBatches([data.x_val], [data.y_val], batch_size, shuffle=False)
+        return {"x": train}, val
+    return {"x": data.x_train, "y": data.y_train, "batch_size": batch_size}, (
+        data.x_val,
+        data.y_val,
+    )
+
+
+def _shape(data: Any) -> tuple[int, int]:
+    """Input width and output units."""
+    n_outputs = (
+        1 if data.kind != "multiclass" else int(max(data.y_train.max(), data.y_val.max())) + 1
+    )
+    return int(data.x_train.shape[1]), n_outputs
+
+
+def _early_stopping(patience: int) -> Any:
+    import keras
+
+    return keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=patience, restore_best_weights=True
+    )
+
+
+def keras_tuner_hyperband(
+    cfg: Any, data: Any, seed: int, callbacks: Callbacks, work: Path, objective: str
+) -> int:
+    """A plain Keras Tuner Hyperband search; returns the trials it ran."""
+    import keras_tuner as kt
+
+    space, kind = cfg.space, data.kind
+    n_features, n_outputs = _shape(data)
+
+    class Dense(kt.HyperModel):
+        def build(self, hp: kt.HyperParameters) -> Any:
+            layers = [
+                hp.Int(f"units_{i}", space["units"].low, space["units"].high, sampling="log")
+                for i in range(hp.Int("layers", space["layers"].low, space["layers"].high))
+            ]
+            dropout = hp.Float("dropout", space["dropout"].low, space["dropout"].high)
+            model = _dense(kind, n_features, n_outputs, layers, dropout)
+            lr = hp.Float(
+                "learning_rate",
+                space["learning_rate"].low,
+                space["learning_rate"].high,
+                sampling="log",
+            )
+            return _compile(
+                model, kind, hp.Choice("optimizer", list(space["optimizer"].values)), lr
+            )
+
+        def fit(self, hp: kt.HyperParameters, model: Any, *args: Any, **kwargs: Any) -> Any:
+            train, val = _feed(data, hp.Choice("batch_size", list(space["batch_size"].values)))
+            kwargs.pop("x", None), kwargs.pop("validation_data", None)
+            return model.fit(**train, validation_data=val, **kwargs)
+
+    direction = "min" if cfg.direction == "minimize" else "max"
+    tuner = kt.Hyperband(
+        Dense(),
+        objective=kt.Objective(objective, direction),
+        max_epochs=int(space.max_value("epochs")),
+        factor=3,
+        hyperband_iterations=1_000,  # go on until the budget is spent
+        seed=seed,
+        directory=str(work),
+        project_name="peer",
+        overwrite=True,
+    )
+    try:
+        tuner.search(x=None, callbacks=[_early_stopping(cfg.patience), *callbacks()], verbose=0)
+    except kt.errors.FatalError as error:
+        if "budget is spent" not in str(error):
+            raise
+    return len(tuner.oracle.trials)
+
+
+def optuna_pruning(
+    cfg: Any, data: Any, seed: int, callbacks: Callbacks, budget: float, objective: str
+) -> int:
+    """optuna-examples' Keras script with KerasPruningCallback; returns the trials it ran."""
+    import keras
+    import keras_tuner as kt
+    import optuna
+    from optuna_integration import KerasPruningCallback
+
+    space, kind = cfg.space, data.kind
+    n_features, n_outputs = _shape(data)
+
+    def run(trial: optuna.Trial) -> float:
+        keras.backend.clear_session()
+        layers = [
+            trial.suggest_int(f"units_{i}", space["units"].low, space["units"].high, log=True)
+            for i in range(trial.suggest_int("layers", space["layers"].low, space["layers"].high))
+        ]
+        dropout = trial.suggest_float("dropout", space["dropout"].low, space["dropout"].high)
+        lr = trial.suggest_float(
+            "learning_rate", space["learning_rate"].low, space["learning_rate"].high, log=True
+        )
+        optimizer = trial.suggest_categorical("optimizer", list(space["optimizer"].values))
+        batch_size = trial.suggest_categorical("batch_size", list(space["batch_size"].values))
+        model = _compile(_dense(kind, n_features, n_outputs, layers, dropout), kind, optimizer, lr)
+        train, val = _feed(data, batch_size)
+        model.fit(
+            **train,
+            validation_data=val,
+            epochs=int(space.max_value("epochs")),
+            callbacks=[
+                KerasPruningCallback(trial, objective),
+                _early_stopping(cfg.patience),
+                *callbacks(),
+            ],
+            verbose=0,
+        )
+        return float(model.evaluate(*([val] if not isinstance(val, tuple) else val), verbose=0)[1])
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    direction = "minimize" if cfg.direction == "minimize" else "maximize"
+    study = optuna.create_study(
+        direction=direction,
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=2),
+    )
+    try:
+        study.optimize(run, timeout=budget, catch=())
+    except kt.errors.FatalError as error:
+        if "budget is spent" not in str(error):
+            raise
+    return len(study.trials)
