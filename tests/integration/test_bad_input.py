@@ -534,6 +534,7 @@ def test_cli_tune_with_an_unwritable_store(tmp_path, capsys):
     one_error_line(capsys.readouterr().err, "store folder", "not writable")
 
 
+@pytest.mark.slow  # among the longest of the fast suite; CI runs it in make test-slow
 def test_cli_tune_data_error_leaves_no_run_or_study(tmp_path):
     """Through the real Prefect flow in a subprocess: exit 2, one line, an empty store.
 

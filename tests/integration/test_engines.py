@@ -70,6 +70,7 @@ def test_keras_tuner_trials_are_tracked_like_optuna_ones(tmp_path, kind, tuner):
     assert (store.root / "keras_tuner" / f"{name}-{tuner}" / "oracle.json").is_file()
 
 
+@pytest.mark.slow  # among the longest of the fast suite; CI runs it in make test-slow
 @pytest.mark.usefixtures("prefect_harness")
 def test_keras_tuner_rerun_continues_its_state(tmp_path):
     path = kt_task(tmp_path, "kt_resume", "binary", "random", trials=2)

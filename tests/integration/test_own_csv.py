@@ -172,6 +172,7 @@ def test_best_threshold_f1_is_the_cut_off_that_maximises_f1():
     assert f1 == pytest.approx(6 / 7)
 
 
+@pytest.mark.slow  # among the longest of the fast suite; CI runs it in make test-slow
 @pytest.mark.usefixtures("prefect_harness")
 def test_imbalanced_binary_with_f1_objective_end_to_end(tmp_path):
     """Minimal YAML + val_f1: threshold from validation, stored, applied by the pyfunc; NaN,

@@ -81,6 +81,7 @@ def test_tune_end_to_end_for_each_kind(tmp_path, kind, headline, extra):
     assert recomputed == pytest.approx(parent.data.metrics[headline], abs=1e-5)
 
 
+@pytest.mark.slow  # among the longest of the fast suite; CI runs it in make test-slow
 def test_second_run_resumes_the_study_and_keeps_the_better_champion(tmp_path):
     task = "tiny_resume"
     yaml_path = write_task(tmp_path, task, "binary")

@@ -89,6 +89,7 @@ def versions(client: MlflowClient, task: str) -> dict[str, dict]:
     return {str(v.version): v.tags for v in client.search_model_versions(f"name='{task}'")}
 
 
+@pytest.mark.slow  # among the longest of the fast suite; CI runs it in make test-slow
 @pytest.mark.usefixtures("prefect_harness")
 def test_retrain_promotes_only_a_really_better_challenger(tmp_path):
     task = "tiny_retrain"
