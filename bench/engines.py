@@ -7,8 +7,10 @@ callback scores every trained model (best weights restored) on the test split at
 training — no search ever sees those numbers. Results go to bench/results/engines.md (+ .json,
 + .png of best-so-far against elapsed seconds).
 
-Best-so-far: the trained model with the best validation metric so far (pruned trials' models
-included, at their restored epoch); its test metric is what the curve and "time to target" use.
+Best-so-far: the trained model with the best validation metric so far among those the search
+could return (a sweepflow trial its pruner stopped is left out: sweepflow registers only
+completed trials; Keras Tuner's Hyperband counts every trial); its test metric is what the
+curve and "time to target" use.
 Probe time (test-set prediction) is subtracted from elapsed times.
 """
 
@@ -135,9 +137,12 @@ def one_run(task: str, label: str, seed: int, budget: float, data, work: Path) -
             extra_callbacks=make_probe(data, events, clock, budget, objective, stop=False),
         )
         trials = len(result.summary.session_outcomes)
+        mark_pruned(events, result.summary.session_outcomes)
     wall = time.perf_counter() - clock["start"] - clock["probe"]
     is_better, best, curve = better(data.kind), None, []
     for e in events:
+        if e.get("pruned"):  # sweepflow never returns a pruned trial's model
+            continue
         if best is None or is_better(e["val"], best):
             best = e["val"]
             curve.append((e["t"], e["val"], e["test"]))
@@ -155,6 +160,20 @@ def one_run(task: str, label: str, seed: int, budget: float, data, work: Path) -
         "wall": wall,
         "curve": curve,
     }
+
+
+def mark_pruned(events: list[dict], outcomes: list) -> None:
+    """Flag the probe events of trials sweepflow's pruner stopped (one fit per trial, in order;
+    trials with no validation epoch left no event). Left unflagged if the two do not line up."""
+    from sweepflow.model.trial import PRUNED
+
+    fitted = [o for o in sorted(outcomes, key=lambda o: o.number) if o.fit is not None]
+    fitted = [o for o in fitted if o.fit.history.get("val_loss")]
+    if [len(o.fit.history["val_loss"]) for o in fitted] != [e["epochs"] for e in events]:
+        print(f"warning: {len(events)} probe events, {len(fitted)} fitted trials: not matched")
+        return
+    for event, outcome in zip(events, fitted, strict=True):
+        event["pruned"] = outcome.state == PRUNED
 
 
 def at(curve: list, t: float) -> float | None:
