@@ -187,22 +187,26 @@ def test_trials_do_not_leave_traced_train_steps_behind():
         assert one_trial(seed) == first  # not one more graph or registration per trial
 
 
-def test_fresh_state_freezes_the_first_survivors_once_and_still_collects_later_cycles() -> None:
-    """gc.freeze keeps each trial's full gc short; garbage made after it is still collected."""
+def test_a_search_freezes_the_heap_it_starts_with_and_trials_still_collect_their_cycles() -> None:
+    """frozen_heap keeps each trial's full gc short; garbage trials make is still collected."""
     import gc
     import weakref
 
-    fresh_state(0)
-    frozen = gc.get_freeze_count()
-    assert frozen > 0  # the process's survivors sit in the permanent generation
+    from sweepflow.search.budget import frozen_heap
 
     class Node:
         pass
 
-    node = Node()
-    node.self = node  # a reference cycle: only the cyclic collector can free it
-    alive = weakref.ref(node)
-    del node
-    fresh_state(1)
-    assert alive() is None  # made after the freeze, so the next trial's gc collects it
-    assert gc.get_freeze_count() <= frozen  # not frozen again: later trials' objects stay free
+    def cycle() -> weakref.ref:
+        node = Node()
+        node.self = node  # a reference cycle: only the cyclic collector can free it
+        return weakref.ref(node)
+
+    before = cycle()  # garbage from before the search: collected before the freeze
+    with frozen_heap():
+        assert before() is None
+        assert gc.get_freeze_count() > 0  # the process's survivors sit in the permanent generation
+        made = cycle()
+        fresh_state(1)
+        assert made() is None  # made during the search, so the next trial's gc collects it
+    assert gc.get_freeze_count() == 0  # thawed when the search ends

@@ -164,26 +164,7 @@ def fresh_state(seed: int) -> None:
     keras.backend.clear_session(free_memory=False)
     release_traced_gradients()
     gc.collect()
-    freeze_survivors()
     keras.utils.set_random_seed(seed)
-
-
-_FROZEN = False
-
-
-def freeze_survivors() -> None:
-    """After the first trial's full gc, move every object still alive (the imported TensorFlow,
-    Keras, MLflow and Prefect modules, the data) to gc's permanent generation, once a process.
-
-    Each later trial's full collection then walks only what was made since — the previous
-    trials' graphs, models and callbacks — instead of the whole heap (fresh state took 0.95 s
-    of carseats' fixed cost per trial; bench/results/fixed_cost.md). Frozen objects are still
-    freed when their reference count drops to zero; only cycles among them stay.
-    """
-    global _FROZEN
-    if not _FROZEN:
-        gc.freeze()
-        _FROZEN = True
 
 
 _GRADIENT_BASELINE: set[str] | None = None
