@@ -77,7 +77,7 @@ def run_trial(
     except Exception as exc:  # one bad configuration (OOM, invalid shape…) must not end the study
         reason = failure_reason(exc)
         return TrialOutcome(number, params, FAILED, None, None, time.perf_counter() - start, reason)
-    finally:  # drop the graph now; the next trial's fresh_state runs the (slow) full gc once
+    finally:  # drop the graph now; the next trial's fresh_state runs one full gc (of a frozen heap)
         keras.backend.clear_session(free_memory=False)
     pruned = is_pruned is not None and is_pruned()
     return outcome_of(number, params, result, time.perf_counter() - start, objective, pruned)
