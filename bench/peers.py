@@ -1,7 +1,9 @@
 """The scripts a user would write instead of sweepflow, for `bench/engines.py` to rank against.
 
-Each peer searches the task's own space (the ranges of its YAML) on the same prepared split,
-with plain Keras code and no tracking:
+Each peer searches the task's own space (the YAML's ranges of layers, units per layer on a log
+scale, dropout, learning rate, optimizer and batch size; sweepflow-only extras such as
+fashion_mnist's lr_decay are not searched) on the same prepared split, with plain Keras code
+and no tracking. The loss and optimizer tables are the user's own, not sweepflow's:
 - `keras_tuner_hyperband`: a `kt.HyperModel` whose `fit` draws the batch size (Keras Tuner's
   documented pattern), searched by `kt.Hyperband(max_epochs=<space epochs>, factor=3)`.
 - `optuna_pruning`: optuna-examples' `keras_integration.py` — default `TPESampler`,
@@ -123,7 +125,8 @@ def keras_tuner_hyperband(
 
         def fit(self, hp: kt.HyperParameters, model: Any, *args: Any, **kwargs: Any) -> Any:
             train, val = _feed(data, hp.Choice("batch_size", list(space["batch_size"].values)))
-            kwargs.pop("x", None), kwargs.pop("validation_data", None)
+            kwargs.pop("x", None)  # the tuner's search(x=None): the data come from _feed
+            kwargs.pop("validation_data", None)
             return model.fit(**train, validation_data=val, **kwargs)
 
     direction = "min" if cfg.direction == "minimize" else "max"
