@@ -206,7 +206,7 @@ def report(runs: list[dict], out: Path, header: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "engines.json").write_text(json.dumps(runs, indent=1))
     tasks = [t for t in TASKS if any(r["task"] == t for r in runs)]
-    labels = [e for e in ENGINES if any(r["engine"] == e for r in runs)]
+    labels = list(dict.fromkeys(r["engine"] for r in runs))  # as run (merged files may relabel)
     lines = [header, ""]
     for task in tasks:
         rs_task = [r for r in runs if r["task"] == task]
@@ -343,11 +343,12 @@ def main() -> int:
 def merged_header(files: list[str], runs: list[dict]) -> str:
     """The title of a report merged from runs made apart: each part's own header, once (from
     the runs, or the first lines of the engines.md beside each JSON file)."""
-    heads = [r["header"] for r in runs if "header" in r]
-    for f in files:
+    heads = []
+    for f in files:  # in the order given: each file's own header, else those its runs carry
         md = Path(f).with_suffix(".md")
         if md.exists():
             heads.append("\n".join(md.read_text().splitlines()[:4]))
+        heads += [r["header"] for r in json.loads(Path(f).read_text()) if "header" in r]
     heads = list(dict.fromkeys(heads))
     return "\n\n".join(heads[:1] + [h.split("\n", 2)[2] for h in heads[1:]]) + (
         f"\n\nMerged from {len(files)} result files (`bench/engines.py --merge ...`)."
