@@ -50,8 +50,13 @@ TASKS = {"carseats": (300.0, 1.0), "imdb": (900.0, 0.89), "fashion_mnist": (900.
 
 
 def better(kind: str) -> Callable[[float, float], bool]:
-    """a is better than b for the task kind's objective and headline (MAE: lower)."""
-    return (lambda a, b: a < b) if kind == "regression" else (lambda a, b: a > b)
+    """a is better than b for the kind's headline test metric, whose direction every kind's
+    default objective shares (config/kinds.py: MAE lower, accuracy higher)."""
+    from sweepflow.config.kinds import KINDS
+
+    if KINDS[kind].higher_is_better:
+        return lambda a, b: a > b
+    return lambda a, b: a < b
 
 
 def make_probe(data, events: list, clock: dict, budget: float, objective: str, stop: bool):
@@ -63,8 +68,11 @@ def make_probe(data, events: list, clock: dict, budget: float, objective: str, s
     import keras
     import numpy as np
 
+    from sweepflow.config.kinds import KINDS
     from sweepflow.data.compact import predict_scores
-    from sweepflow.model.metrics import predict_labels
+    from sweepflow.model.metrics import SCORERS, predict_labels
+
+    score_test = SCORERS[KINDS[data.kind].headline]  # test_mae or test_accuracy
 
     class Same(keras.callbacks.Callback):
         def __deepcopy__(self, memo):
@@ -90,10 +98,9 @@ def make_probe(data, events: list, clock: dict, budget: float, objective: str, s
             best = int(np.nanargmin(hist["val_loss"]))  # the epoch early stopping restored
             val = float(hist[objective][best])
             scores = predict_scores(self.model, data.x_test)
-            if data.kind == "regression":
-                test = float(np.mean(np.abs(scores.reshape(-1) - data.y_test.reshape(-1))))
-            else:
-                test = float(np.mean(predict_labels(data.kind, scores) == data.y_test))
+            regression = data.kind == "regression"
+            labels = scores if regression else predict_labels(data.kind, scores)
+            test = score_test(data.y_test, scores, labels)
             clock["probe"] += time.perf_counter() - t0
             elapsed = time.perf_counter() - clock["start"] - clock["probe"]
             events.append({"t": elapsed, "val": val, "test": test, "epochs": len(hist["val_loss"])})
