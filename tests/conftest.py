@@ -77,12 +77,22 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.fixture(autouse=True)
 def _no_store_pointers_between_tests():
-    """Each test starts with no store variables (in-process CLI calls and MLflow set them)."""
-    for var in STORE_VARS:
-        os.environ.pop(var, None)
+    """Each test starts with no store pointers: no variables, and MLflow's fluent URIs unset.
+
+    A test's own mlflow.set_registry_uri() would otherwise send a later test's MlflowClient,
+    which reads the registry from that process global, to the earlier test's store.
+    """
+    import mlflow
+
+    def unset() -> None:
+        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]  # None unsets it
+        mlflow.set_registry_uri(None)  # type: ignore[arg-type]
+        for var in STORE_VARS:
+            os.environ.pop(var, None)
+
+    unset()
     yield
-    for var in STORE_VARS:
-        os.environ.pop(var, None)
+    unset()
 
 
 @pytest.fixture(scope="session")

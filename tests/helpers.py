@@ -13,9 +13,14 @@ import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-# Variables that point sweepflow at other stores. mlflow.set_tracking_uri() exports
-# MLFLOW_TRACKING_URI inside this test process, so child processes must not inherit it.
-STORE_VARS = ("MLFLOW_TRACKING_URI", "SWEEPFLOW_TRACKING_URI", "SWEEPFLOW_STORAGE")
+# Variables that point sweepflow at other stores. mlflow.set_tracking_uri()/set_registry_uri()
+# export MLFLOW_*_URI inside this test process, so child processes must not inherit them.
+STORE_VARS = (
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_REGISTRY_URI",
+    "SWEEPFLOW_TRACKING_URI",
+    "SWEEPFLOW_STORAGE",
+)
 PG = "postgresql://postgres@127.0.0.1:5432"  # the local PostgreSQL (trust auth, database test)
 
 

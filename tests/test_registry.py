@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
+import mlflow
 import pytest
 from mlflow import MlflowClient
 
 from sweepflow.registry.register import promote_if_better
+from sweepflow.tracking import mlflow_at
 
 
 @pytest.fixture
@@ -58,3 +62,20 @@ def test_lower_is_better_for_regression_errors(client, tmp_path):
     decision = promote_if_better(client, "m", v3, "test_mae", 1.5, False)
     assert decision.promoted and alias(client, "champion") == v3
     assert decision.reason == "test_mae 1.5000 < champion v1's 2.0000"
+
+
+def test_mlflow_at_points_the_fluent_api_at_one_store_and_leaves_no_pointer_behind(tmp_path):
+    a, b = (f"sqlite:///{tmp_path / name}" for name in ("a.db", "b.db"))
+    with mlflow_at(a):
+        assert mlflow.get_registry_uri() == a and os.environ["MLFLOW_REGISTRY_URI"] == a
+        MlflowClient().create_registered_model("m")  # a client with no URI follows the pointer
+    assert "MLFLOW_REGISTRY_URI" not in os.environ and "MLFLOW_TRACKING_URI" not in os.environ
+    # a later client of another store reads that store's registry, not the one pointed at before
+    assert MlflowClient(b).search_registered_models() == []
+    assert [m.name for m in MlflowClient(a, registry_uri=a).search_registered_models()] == ["m"]
+
+    mlflow.set_tracking_uri(b)  # a pointer the caller set stays as it was
+    with mlflow_at(a):
+        assert mlflow.get_tracking_uri() == a
+    assert mlflow.get_tracking_uri() == b and os.environ["MLFLOW_TRACKING_URI"] == b
+    assert "MLFLOW_REGISTRY_URI" not in os.environ

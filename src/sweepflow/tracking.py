@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import keras
+import mlflow
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
+from mlflow.tracking._model_registry import utils as registry_state
+from mlflow.tracking._tracking_service import utils as tracking_state
 
 from sweepflow.model.trial import FAILED, TrialOutcome
 from sweepflow.plots import learning_curve
@@ -25,6 +30,34 @@ _FLUSH_SECONDS = 10.0
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+_POINTERS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+@contextmanager
+def mlflow_at(uri: str) -> Iterator[None]:
+    """Point MLflow's fluent API (log_model, load_model) at one store, and put it back after.
+
+    mlflow.set_tracking_uri/set_registry_uri set process globals and export them as environment
+    variables; left set, a later client in the same process (a scheduled retrain of another store,
+    a test) would read or register models in this store.
+    """
+    saved = {var: os.environ.get(var) for var in _POINTERS}
+    tracking = tracking_state._tracking_uri  # None unless set (mlflow has no public getter)
+    registry = registry_state._registry_uri
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(tracking)
+        mlflow.set_registry_uri(registry)
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
 
 
 def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, str]:

@@ -229,8 +229,6 @@ def test_locked_sqlite_store_gives_a_hint_to_move_to_postgresql(tmp_path, monkey
     store.ensure()
     MlflowClient(store.mlflow_uri).search_experiments()  # create the schema
     monkeypatch.setenv("SWEEPFLOW_DATA_DIR", str(tmp_path))
-    for var in ("MLFLOW_TRACKING_URI", "SWEEPFLOW_TRACKING_URI", "SWEEPFLOW_STORAGE"):
-        monkeypatch.delenv(var, raising=False)  # earlier tests' mlflow.set_tracking_uri()
     holder = sqlite3.connect(store.root / "mlflow.db", timeout=0)
     holder.execute("BEGIN EXCLUSIVE")  # another writer holds the database
     try:

@@ -25,7 +25,7 @@ from sweepflow.data.prepare import Prepared
 from sweepflow.data.preprocess import to_dict
 from sweepflow.evaluate.final import Evaluation
 from sweepflow.registry.serving import decode, features
-from sweepflow.tracking import Tracker
+from sweepflow.tracking import Tracker, mlflow_at
 
 log = logging.getLogger("sweepflow.registry")
 CHAMPION, PREVIOUS = "champion", "previous"
@@ -86,9 +86,7 @@ def log_final_model(
         warnings.simplefilter("ignore", UserWarning)
         out = decode(data.kind, data.class_names, scores, evaluation.threshold)
         signature = numbers_as_any(infer_signature(example, out))
-    mlflow.set_tracking_uri(tracker.uri)
-    mlflow.set_registry_uri(tracker.uri)
-    with mlflow.start_run(run_id=run_id):
+    with mlflow_at(tracker.uri), mlflow.start_run(run_id=run_id):
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=str(_SERVING_CODE),
@@ -242,7 +240,8 @@ def register_version(
     # MLflow prints "Successfully registered model" / "Created version" straight to stderr; they
     # follow the registry logger's level, which the CLI lowers unless VERBOSE=1
     echo = logging.getLogger("mlflow.tracking._model_registry.client").isEnabledFor(logging.INFO)
-    with contextlib.nullcontext() if echo else contextlib.redirect_stderr(io.StringIO()):
+    quiet = contextlib.nullcontext() if echo else contextlib.redirect_stderr(io.StringIO())
+    with quiet, mlflow_at(tracker.uri):
         version = mlflow.register_model(uri, name, tags=tags)
     return str(version.version)
 

@@ -34,7 +34,7 @@ from sweepflow.retrain.compare import Comparison, compare
 from sweepflow.search.budget import drive
 from sweepflow.search.recorder import TrialRecorder
 from sweepflow.search.session import Session
-from sweepflow.tracking import Tracker
+from sweepflow.tracking import Tracker, mlflow_at
 
 log = logging.getLogger("sweepflow.retrain")
 
@@ -113,9 +113,8 @@ def load_champion(tracker: Tracker, task: str) -> Champion:
         raise SweepflowError(
             f"task '{task}' has no champion model yet; run `make tune TASK={task}`"
         )
-    mlflow.set_tracking_uri(tracker.uri)
-    mlflow.set_registry_uri(tracker.uri)
-    model = mlflow.pyfunc.load_model(f"models:/{task}@{CHAMPION}").unwrap_python_model()
+    with mlflow_at(tracker.uri):
+        model = mlflow.pyfunc.load_model(f"models:/{task}@{CHAMPION}").unwrap_python_model()
     meta = model.meta
     if "params" not in meta:
         raise SweepflowError(f"champion v{current.version} of '{task}' has no recorded params")

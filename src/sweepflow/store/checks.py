@@ -101,7 +101,8 @@ def init_shared_stores(store: Store) -> None:
     check_database("the MLflow store", store.mlflow_uri)
     check_database("the Optuna storage", store.study_storage)
     try:
-        MlflowClient(tracking_uri=store.mlflow_uri).search_experiments(max_results=1)
+        uri = store.mlflow_uri
+        MlflowClient(tracking_uri=uri, registry_uri=uri).search_experiments(max_results=1)
     except Exception as exc:
         if is_locked_error(exc):
             raise
@@ -122,7 +123,7 @@ def check_study_kept(store: Store, configs: list[TaskConfig]) -> None:
     from sweepflow.errors import SweepflowError
     from sweepflow.store.layout import redact
 
-    client = MlflowClient(tracking_uri=store.mlflow_uri)
+    client = MlflowClient(tracking_uri=store.mlflow_uri, registry_uri=store.mlflow_uri)
     studies: set[str] | None = None
     for cfg in configs:
         if cfg.search.engine != "optuna":
