@@ -136,6 +136,55 @@ def test_imdb_prefers_the_raw_acl_imdb_folder_and_learns_vocab_from_train_only(t
     assert data.origin.endswith("aclImdb")
 
 
+def test_nb_text_weights_come_from_the_training_split_and_favour_each_class_words(tmp_path):
+    good = ["a great film<br />great acting", "wonderful and great", "great fun, loved it"] * 4
+    bad = ["a dull film", "boring and dull<br />awful", "awful plot, dull"] * 4
+    _write_reviews(tmp_path, "train", {"pos": good, "neg": bad})
+    _write_reviews(tmp_path, "test", {"pos": ["dull dull"] * 5, "neg": ["great great"] * 5})
+    task = keras_task("imdb", "binary", num_words=8, val_fraction=0.25, text_weights="nb")
+    data = prepare(task, tmp_path)
+    assert prepare(keras_task("imdb", "binary", num_words=8), tmp_path).feature_scale is None
+    vocab, ratio = data.preprocessor.vocabulary, data.feature_scale
+    assert ratio.shape == (8,) and ratio.dtype == np.float32
+    assert ratio[vocab.index("great")] > 1 and ratio[vocab.index("dull")] < -1
+    assert abs(ratio[vocab.index("film")]) < 0.5  # in one review of each class
+    # the formula on the training rows only (the test split, with reversed words, is unseen)
+    x, y = data.x_train.astype(float), data.y_train
+    p, q = x[y == 1].sum(0) + 1, x[y == 0].sum(0) + 1
+    np.testing.assert_allclose(ratio, np.log(p / p.sum()) - np.log(q / q.sum()), rtol=1e-5)
+
+
+def test_nb_ratios_are_the_same_in_row_chunks(monkeypatch):
+    from sweepflow.data import weights
+
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 2, size=(50, 7), dtype=np.uint8), rng.integers(0, 2, size=50)
+    whole = weights.nb_ratios(x, y)
+    monkeypatch.setattr(weights, "_CHUNK", 6)
+    np.testing.assert_allclose(weights.nb_ratios(x, y), whole, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("kind", "extra", "why"),
+    [("multiclass", {}, "this task is multiclass"), ("binary", {"cv": 3}, "cv folds")],
+)
+def test_nb_text_weights_refuse_tasks_they_do_not_fit(kind, extra, why):
+    from sweepflow.errors import ConfigError
+
+    raw = {
+        "task": "imdb",
+        "kind": kind,
+        "space": SMALL_SPACE,
+        "data": {"source": "keras", "name": "imdb", "text_weights": "nb"},
+        **extra,
+    }
+    with pytest.raises(ConfigError, match=f"data.text_weights.*{why}"):
+        parse_task(raw)
+    raw["data"] = {"source": "keras", "name": "boston_housing", "text_weights": "nb"}
+    with pytest.raises(ConfigError, match="data.text_weights.*text dataset"):
+        parse_task(raw)
+
+
 def test_multi_hot_is_compact_and_equals_the_dense_encoding():
     pre = TextPreprocessor(["good", "bad", "film"])
     texts = ["good good film", "bad", "", "unknown words only"]

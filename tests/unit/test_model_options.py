@@ -72,6 +72,23 @@ def test_build_model_adds_l2_and_batch_norm_only_when_asked():
     assert wide.predict(np.ones((3, 5), np.float32), verbose=0).shape == (3, 1)
 
 
+def test_feature_scale_weights_the_inputs_inside_the_saved_network(tmp_path):
+    import keras
+
+    base = {"layers": 1, "units_1": 4, "learning_rate": 0.01, "optimizer": "adam"}
+    scale = (2.0, -1.0, 0.0, 0.5, 3.0)
+    scaled = build_model(base, ModelSpec("binary", 5, feature_scale=scale))
+    plain = build_model(base, ModelSpec("binary", 5))
+    plain.set_weights(scaled.get_weights())  # the scale is a constant, not a weight
+    x = np.random.default_rng(0).integers(0, 2, size=(6, 5)).astype(np.uint8)
+    want = plain.predict(x * np.asarray(scale, np.float32), verbose=0)
+    np.testing.assert_allclose(scaled.predict(x, verbose=0), want, rtol=1e-5)
+    assert not np.allclose(plain.predict(x, verbose=0), want)
+    scaled.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), want, rtol=1e-5)
+
+
 def test_word_pair_vocabulary_is_fitted_on_train_and_survives_json():
     texts = ["not good at all", "not good", "very good film", "not bad", "good film"]
     pre = TextPreprocessor.fit(texts, num_words=6, ngrams=2)

@@ -10,6 +10,7 @@ from sweepflow.errors import ConfigError
 
 SOURCES = ("csv", "sklearn", "keras")
 SCALINGS = ("quantile", "standard", "minmax", "none")
+TEXT_WEIGHTS = ("none", "nb")
 DATASETS = {  # the named datasets of each non-CSV source
     "sklearn": ("diabetes", "breast_cancer", "digits", "wine", "iris"),
     "keras": ("boston_housing", "fashion_mnist", "imdb", "reuters"),
@@ -40,6 +41,9 @@ class DataConfig:
     encoding: str = "utf-8"  # CSV text encoding
     num_words: int = 10_000
     ngrams: int = 1  # raw text: 1 = words, 2 = words + adjacent word pairs (same num_words slots)
+    # none | nb: binary text tasks, each term's multi-hot input scaled by its naive-Bayes
+    # log-count ratio on the training split (NBSVM, Wang & Manning 2012), inside the network
+    text_weights: str = "none"
     test_fraction: float = 0.2  # used when the dataset has no official test split
     val_fraction: float = 0.2
     split_seed: int = 42
@@ -91,6 +95,12 @@ def parse_data(source: str, raw: Any) -> DataConfig:
             raise ConfigError(source, f"data.{key}", f"must be ≥ {low}, got {d[key]}")
     if d.get("ngrams", 1) not in (1, 2):
         raise ConfigError(source, "data.ngrams", f"must be 1 or 2, got {d['ngrams']!r}")
+    if d.get("text_weights", "none") not in TEXT_WEIGHTS:
+        raise ConfigError(source, "data.text_weights", f"must be one of {TEXT_WEIGHTS}")
+    if d.get("text_weights", "none") != "none" and d.get("name") not in ("imdb", "reuters"):
+        raise ConfigError(
+            source, "data.text_weights", "weights words of a text dataset (imdb); drop it here"
+        )
     if d.get("categorical") is not None:
         d["categorical"] = _columns(source, "categorical", d["categorical"], "column names")
     if d.get("drop") is not None:

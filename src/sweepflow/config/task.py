@@ -231,6 +231,13 @@ def parse_task(raw: Any, source: str = "<memory>", default_name: str = "task") -
     cv = raw.get("cv")
     if cv is not None and (typed(source, "cv", cv, int) < 2 or cv > 20):
         raise ConfigError(source, "cv", f"k-fold needs 2 ≤ k ≤ 20, got {cv}")
+    if data.text_weights == "nb" and (kind != "binary" or cv is not None):
+        why = f"this task is {kind}" if kind != "binary" else "cv folds would see the ratios"
+        raise ConfigError(
+            source,
+            "data.text_weights",
+            f"nb weights need a binary task without cv ({why}); use text_weights: none",
+        )
     if space is not None and _has(space, "class_weight") and kind == "regression":
         raise ConfigError(source, "space.class_weight", "weights classes; this task is regression")
     baselines = typed(source, "baselines", raw.get("baselines", True), bool)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -22,6 +24,7 @@ from sweepflow.data.preprocess import (
     TabularPreprocessor,
     TextPreprocessor,
 )
+from sweepflow.data.weights import nb_ratios
 from sweepflow.errors import DataError
 
 log = logging.getLogger("sweepflow.data")
@@ -47,6 +50,7 @@ class Prepared:
     target_scale: float = 1.0
     left_out: dict[str, str] = field(default_factory=dict)  # CSV columns not used, and why
     rows_missing_target: int = 0  # rows dropped because their target was missing
+    feature_scale: np.ndarray | None = None  # per-input weights the network applies (text nb)
 
     @property
     def n_features(self) -> int:
@@ -279,7 +283,21 @@ def _take(x: Any, idx: np.ndarray) -> Any:
 
 def prepare(cfg: TaskConfig, data_dir: Path) -> Prepared:
     """Load the task's data and return model-ready splits with fitted preprocessing."""
-    return scale_targets(_load_prepared(cfg, data_dir), cfg.data.target_scaling)
+    data = scale_targets(_load_prepared(cfg, data_dir), cfg.data.target_scaling)
+    if cfg.data.text_weights == "nb":  # binary text only (checked on load), from train rows
+        data = replace(data, feature_scale=nb_ratios(data.x_train, data.y_train))
+    release_freed_memory()
+    return data
+
+
+def release_freed_memory() -> None:
+    """Hand the heap that parsing and encoding freed back to the OS (glibc's malloc_trim).
+
+    Tokenising imdb frees ~0.5 GB of small objects that glibc keeps mapped otherwise: the
+    search and final stages would run on top of it (peak RSS, bench/results/memory.md).
+    """
+    with contextlib.suppress(OSError, AttributeError):  # not glibc (macOS, musl): no trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def scale_targets(data: Prepared, scaling: str) -> Prepared:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import keras
@@ -26,6 +26,8 @@ class ModelSpec:
     n_outputs: int = 1
     target_offset: float = 0.0  # regression: predictions are offset + scale * head
     target_scale: float = 1.0
+    # per-input weights applied before the first layer (text nb ratios); None: inputs as they are
+    feature_scale: tuple[float, ...] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -113,6 +115,10 @@ def build_model(
     batch_norm = bool(params.get("batch_norm", False))
     model = keras.Sequential(name=name)
     model.add(keras.Input(shape=(spec.n_features,), dtype="float32"))
+    if spec.feature_scale is not None:  # a constant inside the saved model: serving needs it too
+        model.add(
+            keras.layers.Rescaling(np.asarray(spec.feature_scale, "float32"), name="feature_scale")
+        )
     for i, units in enumerate(layer_units(params), start=1):
         model.add(
             keras.layers.Dense(
