@@ -40,7 +40,7 @@ endif
 .PHONY: help install install-jax install-torch tune worker retrain server schedule serve serve-model tasks validate ui \
   dashboard \
   bench-engines bench-tables bench-task-times bench-backends \
-  bench-workers bench bench-quality bench-memory bench-tracking bench-pruning test test-slow lint \
+  bench-workers bench bench-quality bench-baselines bench-memory bench-tracking bench-pruning test test-slow lint \
   format lock clean
 
 # The variables `make help` lists (STORAGE's value is never printed: it may hold a password).
@@ -108,6 +108,9 @@ bench: bench-quality bench-memory bench-tracking bench-pruning bench-workers ## 
 
 bench-quality: install ## Test metric (3 seeds), peak RSS, fixed cost per trial: make tune per task
 	$(PY) bench/quality.py
+
+bench-baselines: install ## Linear, HistGB and NBSVM test metrics on each task's split (quality.md)
+	$(PY) bench/baselines.py
 
 bench-task-times: install ## Wall time and peak RSS of one default run per built-in task (make tasks)
 	$(PY) bench/task_times.py
