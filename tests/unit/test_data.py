@@ -154,6 +154,48 @@ def test_nb_text_weights_come_from_the_training_split_and_favour_each_class_word
     np.testing.assert_allclose(ratio, np.log(p / p.sum()) - np.log(q / q.sum()), rtol=1e-5)
 
 
+def test_chi2_terms_are_the_training_terms_most_tied_to_the_label(tmp_path):
+    from scipy import sparse
+    from sklearn.feature_selection import chi2
+
+    good = ["a great film", "great and fun", "loved it, a film", "great fun"] * 3
+    bad = ["a dull film", "dull and boring", "boring, a film", "dull plot"] * 3
+    _write_reviews(tmp_path, "train", {"pos": good, "neg": bad})
+    _write_reviews(tmp_path, "test", {"pos": ["zeitgeist zeitgeist"], "neg": ["zeitgeist"]})
+    task = keras_task("imdb", "binary", num_words=4, ngrams=2, select_terms="chi2")
+    data = prepare(task, tmp_path)
+    frequent = prepare(keras_task("imdb", "binary", num_words=4, ngrams=2), tmp_path)
+    vocab = data.preprocessor.vocabulary
+    assert {"a", "film", "a film"} & set(frequent.preprocessor.vocabulary)  # frequent, no signal
+    assert not {"a", "film", "a film", "and", "zeitgeist"} & set(vocab)
+    assert {"great", "dull"} <= set(vocab)
+    # the same ranking as scikit-learn's chi2 on the training rows' 0/1 term matrix
+    pre = TextPreprocessor.fit(data.raw_train["text"], 10**6, ngrams=2)  # every term
+    rows = [pre.terms(t) for t in data.raw_train["text"]]
+    col = {t: i for i, t in enumerate(pre.vocabulary)}
+    pairs = {(r, col[t]) for r, terms in enumerate(rows) for t in terms}
+    i, j = zip(*pairs, strict=True)
+    x = sparse.csr_matrix((np.ones(len(i)), (i, j)), shape=(len(rows), len(col)))
+    df = np.asarray(x.sum(0)).ravel()
+    scores = dict(zip(pre.vocabulary, chi2(x, data.y_train)[0], strict=True))
+    kept = [t for t in pre.vocabulary if df[col[t]] >= 2]
+    assert min(scores[t] for t in vocab) >= max(scores[t] for t in kept if t not in vocab)
+
+
+def test_chi2_term_selection_refuses_cv():
+    from sweepflow.errors import ConfigError
+
+    raw = {
+        "task": "imdb",
+        "kind": "binary",
+        "space": SMALL_SPACE,
+        "data": {"source": "keras", "name": "imdb", "select_terms": "chi2"},
+        "cv": 3,
+    }
+    with pytest.raises(ConfigError, match="data.select_terms"):
+        parse_task(raw)
+
+
 def test_nb_ratios_are_the_same_in_row_chunks(monkeypatch):
     from sweepflow.data import weights
 

@@ -11,6 +11,7 @@ from sweepflow.errors import ConfigError
 SOURCES = ("csv", "sklearn", "keras")
 SCALINGS = ("quantile", "standard", "minmax", "none")
 TEXT_WEIGHTS = ("none", "nb")
+TERM_SELECTIONS = ("frequency", "chi2")
 DATASETS = {  # the named datasets of each non-CSV source
     "sklearn": ("diabetes", "breast_cancer", "digits", "wine", "iris"),
     "keras": ("boston_housing", "fashion_mnist", "imdb", "reuters"),
@@ -44,6 +45,9 @@ class DataConfig:
     # none | nb: binary text tasks, each term's multi-hot input scaled by its naive-Bayes
     # log-count ratio on the training split (NBSVM, Wang & Manning 2012), inside the network
     text_weights: str = "none"
+    # frequency | chi2: raw text's num_words terms, the most frequent or the highest chi² with the
+    # label among those in ≥ 2 training texts (training split only)
+    select_terms: str = "frequency"
     test_fraction: float = 0.2  # used when the dataset has no official test split
     val_fraction: float = 0.2
     split_seed: int = 42
@@ -97,10 +101,13 @@ def parse_data(source: str, raw: Any) -> DataConfig:
         raise ConfigError(source, "data.ngrams", f"must be 1 or 2, got {d['ngrams']!r}")
     if d.get("text_weights", "none") not in TEXT_WEIGHTS:
         raise ConfigError(source, "data.text_weights", f"must be one of {TEXT_WEIGHTS}")
-    if d.get("text_weights", "none") != "none" and d.get("name") not in ("imdb", "reuters"):
-        raise ConfigError(
-            source, "data.text_weights", "weights words of a text dataset (imdb); drop it here"
-        )
+    if d.get("select_terms", "frequency") not in TERM_SELECTIONS:
+        raise ConfigError(source, "data.select_terms", f"must be one of {TERM_SELECTIONS}")
+    for key, plain in (("text_weights", "none"), ("select_terms", "frequency")):
+        if d.get(key, plain) != plain and d.get("name") not in ("imdb", "reuters"):
+            raise ConfigError(
+                source, f"data.{key}", "applies to a text dataset's words (imdb); drop it here"
+            )
     if d.get("categorical") is not None:
         d["categorical"] = _columns(source, "categorical", d["categorical"], "column names")
     if d.get("drop") is not None:

@@ -231,6 +231,13 @@ def parse_task(raw: Any, source: str = "<memory>", default_name: str = "task") -
     cv = raw.get("cv")
     if cv is not None and (typed(source, "cv", cv, int) < 2 or cv > 20):
         raise ConfigError(source, "cv", f"k-fold needs 2 ≤ k ≤ 20, got {cv}")
+    if data.select_terms == "chi2" and cv is not None:
+        raise ConfigError(
+            source,
+            "data.select_terms",
+            "chi2 ranks terms by the training labels, which cv folds would then be scored on; "
+            "use select_terms: frequency",
+        )
     if data.text_weights == "nb" and (kind != "binary" or cv is not None):
         why = f"this task is {kind}" if kind != "binary" else "cv folds would see the ratios"
         raise ConfigError(

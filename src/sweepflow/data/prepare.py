@@ -232,7 +232,7 @@ def _prepare_arrays(
     cfg: TaskConfig,
     train: tuple[Any, np.ndarray],
     test: tuple[Any, np.ndarray],
-    fit: Callable[[Any], Preprocessor],
+    fit: Callable[[Any, np.ndarray], Preprocessor],
     raw: Callable[[Any], Any],
     where: str,
 ) -> Prepared:
@@ -256,7 +256,7 @@ def _prepare_arrays(
     tr, va = _split(len(y_tr_all), d.val_fraction, d.split_seed, strat, where)
     _check_sizes(where, len(tr), len(va))
     x_tr = _take(x_tr_all, tr)
-    pre = fit(x_tr)
+    pre = fit(x_tr, y_tr_all[tr])  # the training rows' inputs and labels only
     return Prepared(
         kind=cfg.kind,
         x_train=pre.transform(x_tr),
@@ -333,15 +333,17 @@ def _load_prepared(cfg: TaskConfig, data_dir: Path) -> Prepared:
     if name == "fashion_mnist":
         train, test, where = sources.fashion_mnist(data_dir)
         return _prepare_arrays(
-            cfg, train, test, lambda x: ImagePreprocessor(list(x.shape[1:])), lambda x: x, where
+            cfg, train, test, lambda x, _: ImagePreprocessor(list(x.shape[1:])), lambda x: x, where
         )
     if name in ("imdb", "reuters"):
         train, test, where, is_text = sources.word_data(name, data_dir, d.num_words)
         if is_text:
-            fit = lambda x: TextPreprocessor.fit(x, d.num_words, d.ngrams)  # noqa: E731
+            fit = lambda x, y: TextPreprocessor.fit(  # noqa: E731
+                x, d.num_words, d.ngrams, select=d.select_terms, labels=y
+            )
             raw = lambda x: pd.DataFrame({"text": list(x)})  # noqa: E731
         else:
-            fit = lambda x: SequencePreprocessor(d.num_words)  # noqa: E731
+            fit = lambda x, _: SequencePreprocessor(d.num_words)  # noqa: E731
             raw = lambda x: pd.DataFrame({"tokens": [list(map(int, s)) for s in x]})  # noqa: E731
         return _prepare_arrays(cfg, train, test, fit, raw, where)
     raise DataError(
