@@ -42,9 +42,8 @@ CLOSE = {
     "boston_housing": "round 1 met it with MEDV standardised for the head; 2.10 is below "
     "HistGB's 2.138 on 102 test rows, where boston_loss.md shows how little CV MAE tells apart.",
     "fashion_mnist": "a longer budget (more trials, 60+ epochs) is the next lever.",
-    "imdb": "a larger vocabulary: at 50,000 words and pairs NB-weighted logistic regression "
-    "gains +1 point of validation accuracy over 20,000 (experiments/imdb_nb.md), but dense uint8 "
-    "inputs would pass the 2.5 GB memory target; bit-packed or sparse batches come first.",
+    "imdb": "chi² term selection and NB weights (imdb.yaml, experiments/text_inputs.md) met it; "
+    "a larger vocabulary needs bit-packed or sparse inputs to stay in the memory target.",
     "reuters": "wider layers (512, 1024 units) and 20,000 words scored no better on validation "
     "than 256 units on 10,000 words (experiments/reuters_val.md).",
 }

@@ -1,6 +1,7 @@
 """Validation evidence for the text tasks' inputs (imdb NB weights, reuters widths); test unseen.
 
     .venv/bin/python bench/experiments/text_inputs.py ceiling         # linear / NB-LR by vocab
+    .venv/bin/python bench/experiments/text_inputs.py select          # which 20,000 terms
     .venv/bin/python bench/experiments/text_inputs.py nb-net 20000    # Dense net ± NB weights
     .venv/bin/python bench/experiments/text_inputs.py ensemble STORE  # best params, 1 vs 3/5 seeds
     .venv/bin/python bench/experiments/text_inputs.py reuters 10000,20000
@@ -72,6 +73,48 @@ def ceiling() -> None:
             model = LogisticRegression(C=c, max_iter=2000).fit(x_tr.multiply(r).tocsr(), y[tr])
             out.append(f"NBLR C={c}: {model.score(x_va.multiply(r).tocsr(), y[va]):.4f}")
         print(n, "; ".join(out), flush=True)
+
+
+def select() -> None:
+    """NB-scaled logistic regression on 20,000 / 50,000 terms kept by frequency, chi² or |r|·√f."""
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.feature_selection import chi2
+    from sklearn.linear_model import LogisticRegression
+
+    from sweepflow.data.preprocess import tokenize
+
+    texts, y, tr, va = imdb_split()
+    vec = CountVectorizer(
+        tokenizer=tokenize,
+        lowercase=False,
+        token_pattern=None,
+        ngram_range=(1, 2),
+        binary=True,
+        min_df=2,
+        dtype=np.float32,
+    )
+    x_tr = vec.fit_transform([texts[i] for i in tr]).tocsc()
+    x_va = vec.transform([texts[i] for i in va]).tocsc()
+    print("terms in >= 2 training reviews:", x_tr.shape[1], flush=True)
+    freq = np.asarray(x_tr.sum(0)).ravel()
+    p = np.asarray(x_tr[y[tr] == 1].sum(0)).ravel() + 1
+    q = np.asarray(x_tr[y[tr] == 0].sum(0)).ravel() + 1
+    r = np.log((p / p.sum()) / (q / q.sum()))
+    rankings = {
+        "freq": freq,
+        "chi2": np.nan_to_num(chi2(x_tr, y[tr])[0]),
+        "|r|*sqrt(freq)": np.abs(r) * np.sqrt(freq),
+    }
+    for n in (20000, 50000):
+        for name, score in rankings.items():
+            keep = np.argsort(-score)[:n]
+            scale = r[keep].astype(np.float32)
+            a, b = x_tr[:, keep].tocsr().multiply(scale), x_va[:, keep].tocsr().multiply(scale)
+            res = []
+            for c in (0.1, 1.0):
+                model = LogisticRegression(C=c, max_iter=3000).fit(a.tocsr(), y[tr])
+                res.append(f"NBLR C={c} {model.score(b.tocsr(), y[va]):.4f}")
+            print(n, name, "; ".join(res), flush=True)
 
 
 def nb_net(n: int, units: int = 32) -> None:
@@ -185,11 +228,39 @@ def reuters(words: str) -> None:
             )
 
 
+def reuters_ensemble() -> None:
+    """256 relu units, dropout 0.5 (reuters' best single net above) with 5 seeds: each, the mean."""
+    from sweepflow.config.task import load_task
+    from sweepflow.data.compact import predict_scores
+    from sweepflow.data.prepare import prepare
+    from sweepflow.model.network import build_model, fit, fresh_state
+    from sweepflow.model.trial import model_spec
+
+    data = prepare(load_task(str(ROOT / "search_spaces" / "reuters.yaml"), DATA), DATA)
+    params = {
+        "layers": 1, "units_1": 256, "dropout": 0.5, "learning_rate": 1e-3,
+        "optimizer": "adam", "batch_size": 128, "epochs": 30,
+    }  # fmt: skip
+    scores = []
+    for seed in range(5):
+        fresh_state(2000 + seed)
+        model = build_model(params, model_spec(data))
+        fit(model, params, (data.x_train, data.y_train), (data.x_val, data.y_val), patience=3)
+        scores.append(predict_scores(model, data.x_val))
+
+        def acc(ss: list[np.ndarray]) -> float:
+            return float((np.mean(ss, 0).argmax(1) == data.y_val.ravel()).mean())
+
+        print(seed, f"single {acc([scores[-1]]):.4f}", f"mean of {len(scores)} {acc(scores):.4f}")
+
+
 if __name__ == "__main__":
     what, *rest = sys.argv[1:] or ["ceiling"]
     {
         "ceiling": ceiling,
+        "select": select,
         "nb-net": lambda n="20000": nb_net(int(n)),
         "ensemble": ensemble,
         "reuters": reuters,
+        "reuters-ensemble": reuters_ensemble,
     }[what](*rest)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -286,18 +284,7 @@ def prepare(cfg: TaskConfig, data_dir: Path) -> Prepared:
     data = scale_targets(_load_prepared(cfg, data_dir), cfg.data.target_scaling)
     if cfg.data.text_weights == "nb":  # binary text only (checked on load), from train rows
         data = replace(data, feature_scale=nb_ratios(data.x_train, data.y_train))
-    release_freed_memory()
     return data
-
-
-def release_freed_memory() -> None:
-    """Hand the heap that parsing and encoding freed back to the OS (glibc's malloc_trim).
-
-    Tokenising imdb frees ~0.5 GB of small objects that glibc keeps mapped otherwise: the
-    search and final stages would run on top of it (peak RSS, bench/results/memory.md).
-    """
-    with contextlib.suppress(OSError, AttributeError):  # not glibc (macOS, musl): no trim
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def scale_targets(data: Prepared, scaling: str) -> Prepared:
