@@ -71,6 +71,7 @@ def test_storage_passwords_never_leak(tmp_path, pg_urls, caplog, capfd):
 
     from sweepflow import tune as pipeline
     from sweepflow.command import Command
+    from sweepflow.tracking import mlflow_at
 
     tracking_uri, study_url, secret = pg_urls
     store = Store(tmp_path / "store", tracking_uri=tracking_uri, optuna_storage=study_url)
@@ -110,11 +111,12 @@ def test_storage_passwords_never_leak(tmp_path, pg_urls, caplog, capfd):
             dst_path=str(downloaded / run.info.run_id),
             tracking_uri=tracking_uri,
         )
-    model_dir = Path(
-        mlflow.artifacts.download_artifacts(
-            f"models:/{cfg.name}/1", dst_path=str(downloaded / "model"), tracking_uri=tracking_uri
+    with mlflow_at(tracking_uri):  # models:/ URIs resolve in the fluent API's registry
+        model_dir = Path(
+            mlflow.artifacts.download_artifacts(
+                f"models:/{cfg.name}/1", dst_path=str(downloaded / "model")
+            )
         )
-    )
     files = [p for root in (downloaded, store.root) for p in root.rglob("*") if p.is_file()]
     assert len(files) > 10
     assert not [p for p in files if secret.encode() in p.read_bytes()]
