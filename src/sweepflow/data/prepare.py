@@ -330,6 +330,12 @@ def _load_prepared(cfg: TaskConfig, data_dir: Path) -> Prepared:
             )
             raw = lambda x: pd.DataFrame({"text": list(x)})  # noqa: E731
         else:
+            if d.select_terms != "frequency":
+                log.warning(
+                    "%s: data.select_terms: %s needs the raw text (aclImdb/); %s holds word "
+                    "indices, so the %d most frequent words are used",
+                    cfg.name, d.select_terms, where, d.num_words,
+                )  # fmt: skip
             fit = lambda x, _: SequencePreprocessor(d.num_words)  # noqa: E731
             raw = lambda x: pd.DataFrame({"tokens": [list(map(int, s)) for s in x]})  # noqa: E731
         return _prepare_arrays(cfg, train, test, fit, raw, where)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import QuantileTransformer
 
+from sweepflow.data.weights import chi2_terms
 from sweepflow.errors import DataError
 
 _TOKEN = re.compile(r"[a-z0-9']+")
@@ -173,41 +174,6 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(_HTML_BREAK.sub(" ", text.lower()))
 
 
-def _chi2_terms(
-    docs: list[np.ndarray], words: list[str], num_words: int, ngrams: int, labels: np.ndarray
-) -> list[str]:
-    """The `num_words` terms in ≥ 2 texts with the highest chi² (scikit-learn's) with the label.
-
-    Each text is a row of a sparse 0/1 text × term matrix; a unigram is its word code, a bigram
-    V + first * V + second (V words), so both kinds compete for the same slots.
-    """
-    from scipy import sparse
-    from sklearn.feature_selection import chi2
-
-    v = len(words)
-    rows = []
-    for d in docs:
-        terms = [d] + ([v + d[:-1] * v + d[1:]] if ngrams >= 2 and len(d) > 1 else [])
-        rows.append(np.unique(np.concatenate(terms)))
-    flat = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-    codes, column = np.unique(flat, return_inverse=True)
-    indptr = np.concatenate([[0], np.cumsum([len(r) for r in rows])])
-    matrix = sparse.csr_matrix(
-        (np.ones(len(flat), dtype=np.float32), column, indptr), shape=(len(rows), len(codes))
-    )
-    candidates = np.flatnonzero(np.bincount(column, minlength=len(codes)) >= 2)
-    scores = np.nan_to_num(chi2(matrix[:, candidates], np.asarray(labels).reshape(-1))[0])
-    best = candidates[np.argsort(-scores, kind="stable")[:num_words]]
-
-    def term(code: int) -> str:
-        if code < v:
-            return words[code]
-        first, second = divmod(code - v, v)
-        return f"{words[first]} {words[second]}"
-
-    return [term(int(c)) for c in codes[best]]
-
-
 @dataclass
 class TextPreprocessor:
     """A multi-hot bag of words (and, with ngrams=2, word pairs) learned from the training texts."""
@@ -237,7 +203,7 @@ class TextPreprocessor:
         if select == "chi2":
             if labels is None:
                 raise ValueError("select='chi2' needs the texts' labels")
-            return cls(_chi2_terms(docs, words, num_words, ngrams, labels), ngrams=ngrams)
+            return cls(chi2_terms(docs, words, num_words, ngrams, labels), ngrams=ngrams)
         codes = [np.concatenate(docs) if docs else np.zeros(0, dtype=np.int64)]
         if ngrams >= 2:  # a bigram as one int64 code (first * V + second), counted in numpy
             pairs = [d[:-1] * len(words) + d[1:] for d in docs if len(d) > 1]
