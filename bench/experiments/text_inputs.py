@@ -37,8 +37,8 @@ def imdb_split() -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
     return list(texts), np.asarray(y), idx[:20000], idx[20000:]
 
 
-def bag(texts: list[str], tr: np.ndarray, va: np.ndarray, n: int):
-    """Binary words + word pairs, the n most frequent in the training rows."""
+def bag(texts: list[str], tr: np.ndarray, va: np.ndarray, n: int | None, min_df: int = 1):
+    """Binary words + word pairs (the n most frequent in the training rows; None: all)."""
     from sklearn.feature_extraction.text import CountVectorizer
 
     from sweepflow.data.preprocess import tokenize
@@ -50,6 +50,7 @@ def bag(texts: list[str], tr: np.ndarray, va: np.ndarray, n: int):
         ngram_range=(1, 2),
         binary=True,
         max_features=n,
+        min_df=min_df,
         dtype=np.float32,
     )
     return vec.fit_transform([texts[i] for i in tr]), vec.transform([texts[i] for i in va])
@@ -77,24 +78,11 @@ def ceiling() -> None:
 
 def select() -> None:
     """NB-scaled logistic regression on 20,000 / 50,000 terms kept by frequency, chi² or |r|·√f."""
-    from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.feature_selection import chi2
     from sklearn.linear_model import LogisticRegression
 
-    from sweepflow.data.preprocess import tokenize
-
     texts, y, tr, va = imdb_split()
-    vec = CountVectorizer(
-        tokenizer=tokenize,
-        lowercase=False,
-        token_pattern=None,
-        ngram_range=(1, 2),
-        binary=True,
-        min_df=2,
-        dtype=np.float32,
-    )
-    x_tr = vec.fit_transform([texts[i] for i in tr]).tocsc()
-    x_va = vec.transform([texts[i] for i in va]).tocsc()
+    x_tr, x_va = (m.tocsc() for m in bag(texts, tr, va, None, min_df=2))
     print("terms in >= 2 training reviews:", x_tr.shape[1], flush=True)
     freq = np.asarray(x_tr.sum(0)).ravel()
     p = np.asarray(x_tr[y[tr] == 1].sum(0)).ravel() + 1
