@@ -25,27 +25,21 @@ TASKS = ("carseats", "boston_housing", "fashion_mnist", "imdb", "reuters")
 HEADLINE = {"carseats": "test_mae", "boston_housing": "test_mae"}  # others: test_accuracy
 
 
-def ratios(x, y) -> np.ndarray:
-    """NB log-count ratios of a dense (sweepflow's data.weights.nb_ratios) or sparse matrix."""
+def nb_scaled(x_fit, y_fit, *others) -> list:
+    """x_fit and the other matrices as sparse float rows scaled by x_fit's NB ratios."""
     from scipy import sparse
 
     from sweepflow.data.weights import nb_ratios
 
-    if not sparse.issparse(x):
-        return nb_ratios(x, y)
-    y = np.asarray(y).reshape(-1)
-    p = np.asarray(x[y == 1].sum(0)).ravel() + 1.0
-    q = np.asarray(x[y == 0].sum(0)).ravel() + 1.0
-    return (np.log(p / p.sum()) - np.log(q / q.sum())).astype(np.float32)
+    scale = sparse.diags(nb_ratios(x_fit, y_fit))
+    return [sparse.csr_matrix(x, dtype=np.float32) @ scale for x in (x_fit, *others)]
 
 
 def nbsvm(x_fit, y_fit, x_val, y_val, cs=(0.1, 0.3, 1.0)) -> tuple[float, float]:
     """NB-scaled logistic regression: (C chosen on validation, its validation accuracy)."""
-    from scipy import sparse
     from sklearn.linear_model import LogisticRegression
 
-    scale = sparse.diags(ratios(x_fit, y_fit))
-    fit, val = sparse.csr_matrix(x_fit, dtype=np.float32) @ scale, sparse.csr_matrix(x_val) @ scale
+    fit, val = nb_scaled(x_fit, y_fit, x_val)
     scores = {
         c: LogisticRegression(C=c, max_iter=3000).fit(fit, y_fit).score(val, y_val) for c in cs
     }
@@ -54,14 +48,11 @@ def nbsvm(x_fit, y_fit, x_val, y_val, cs=(0.1, 0.3, 1.0)) -> tuple[float, float]
 
 
 def nbsvm_test(x_fit, y_fit, x_test, y_test, c: float) -> float:
-    """NBSVM with a given C fitted on x_fit (ratios from x_fit too), accuracy on test."""
-    from scipy import sparse
+    """NBSVM with a given C fitted on x_fit (ratios from x_fit too), accuracy on x_test."""
     from sklearn.linear_model import LogisticRegression
 
-    scale = sparse.diags(ratios(x_fit, y_fit))
-    model = LogisticRegression(C=c, max_iter=3000)
-    model.fit(sparse.csr_matrix(x_fit, dtype=np.float32) @ scale, y_fit)
-    return float(model.score(sparse.csr_matrix(x_test) @ scale, y_test))
+    fit, test = nb_scaled(x_fit, y_fit, x_test)
+    return float(LogisticRegression(C=c, max_iter=3000).fit(fit, y_fit).score(test, y_test))
 
 
 def imdb_nbsvm(cfg, data) -> dict[str, float]:

@@ -12,16 +12,19 @@ def nb_ratios(x: np.ndarray, y: np.ndarray, alpha: float = 1.0) -> np.ndarray:
 
     Wang & Manning (2012), "Baselines and Bigrams": scaling a binary bag of words by these ratios
     lets a linear model (and a Dense network's first layer) start from the naive-Bayes evidence.
-    Computed from the rows given (the training split only: validation and test stay unseen).
+    Computed from the rows given (the training split only: validation and test stay unseen);
+    `x` is a dense 0/1 matrix or a scipy sparse one.
     """
     labels = np.asarray(y).reshape(-1).astype(np.float32)
     positive = np.full(x.shape[1], alpha, dtype=np.float64)
     negative = np.full(x.shape[1], alpha, dtype=np.float64)
     for start in range(0, len(labels), _CHUNK):
-        block = np.asarray(x[start : start + _CHUNK], dtype=np.float32)
+        block = x[start : start + _CHUNK]
+        if isinstance(block, np.ndarray):  # dense uint8: cast a block; sparse stays sparse
+            block = block.astype(np.float32)
         ones = labels[start : start + _CHUNK]
-        positive += ones @ block
-        negative += (1.0 - ones) @ block
+        positive += np.asarray(ones @ block).ravel()
+        negative += np.asarray((1.0 - ones) @ block).ravel()
     ratio = np.log(positive / positive.sum()) - np.log(negative / negative.sum())
     return ratio.astype(np.float32)
 

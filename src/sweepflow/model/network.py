@@ -27,7 +27,7 @@ class ModelSpec:
     target_offset: float = 0.0  # regression: predictions are offset + scale * head
     target_scale: float = 1.0
     # per-input weights applied before the first layer (text nb ratios); None: inputs as they are
-    feature_scale: tuple[float, ...] | None = field(default=None, compare=False, repr=False)
+    feature_scale: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -116,9 +116,7 @@ def build_model(
     model = keras.Sequential(name=name)
     model.add(keras.Input(shape=(spec.n_features,), dtype="float32"))
     if spec.feature_scale is not None:  # a constant inside the saved model: serving needs it too
-        model.add(
-            keras.layers.Rescaling(np.asarray(spec.feature_scale, "float32"), name="feature_scale")
-        )
+        model.add(keras.layers.Rescaling(spec.feature_scale, name="feature_scale"))
     for i, units in enumerate(layer_units(params), start=1):
         model.add(
             keras.layers.Dense(

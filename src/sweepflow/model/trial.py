@@ -40,9 +40,13 @@ def trial_seed(base_seed: int, number: int) -> int:
 
 def model_spec(data: Prepared) -> ModelSpec:
     """The network shape the prepared data dictates."""
-    scale = None if data.feature_scale is None else tuple(map(float, data.feature_scale))
     return ModelSpec(
-        data.kind, data.n_features, data.n_outputs, data.target_offset, data.target_scale, scale
+        data.kind,
+        data.n_features,
+        data.n_outputs,
+        data.target_offset,
+        data.target_scale,
+        data.feature_scale,
     )
 
 
