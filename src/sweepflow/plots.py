@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 log = logging.getLogger("sweepflow.search")
 
@@ -23,7 +24,8 @@ def learning_curve(
     """Train vs validation loss (and the first metric) per epoch; the restored epoch marked.
 
     Drawn once per trial, so kept cheap: a bare Figure (no pyplot state), fixed margins
-    instead of tight_layout.
+    instead of tight_layout, at most 5 ticks an axis (tick labels are most of the drawing
+    time) and point markers only on short curves.
     """
     metrics = [k for k in history if not k.startswith("val_") and k != "loss"]
     panels = [("loss", "val_loss")] + [(m, f"val_{m}") for m in metrics[:1]]
@@ -32,15 +34,18 @@ def learning_curve(
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.86, wspace=0.25)
     for ax, (train_key, val_key) in zip(axes[0], panels, strict=True):
         epochs = np.arange(1, len(history.get(train_key, [])) + 1)
-        ax.plot(epochs, history.get(train_key, []), label=f"train {train_key}", marker=".")
+        marker = "." if len(epochs) <= 30 else None
+        ax.plot(epochs, history.get(train_key, []), label=f"train {train_key}", marker=marker)
         if val_key in history:
-            ax.plot(epochs, history[val_key], label=val_key, marker=".")
+            ax.plot(epochs, history[val_key], label=val_key, marker=marker)
         if best_epoch:
             ax.axvline(
                 best_epoch, color="grey", linestyle="--", label=f"restored (epoch {best_epoch})"
             )
         ax.set_xlabel("epoch")
         ax.set_ylabel(train_key)
+        ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(5))
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)

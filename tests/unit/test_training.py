@@ -203,3 +203,35 @@ def test_target_scaling_learns_a_far_off_target_and_reports_mae_in_its_units(tmp
         maes[scaling] = float(np.mean(np.abs(pred - data.y_val)))
         assert result.metrics_at_best()["val_mae"] == pytest.approx(maes[scaling], rel=1e-4)
     assert maes["standard"] < 0.25 * maes["none"], maes
+
+
+@pytest.mark.parametrize(
+    ("kind", "outputs", "extra"),
+    [
+        ("regression", 1, {}),
+        ("binary", 1, {"dropout": 0.2, "class_weight": "balanced"}),
+        ("multiclass", 3, {"batch_norm": True}),
+    ],
+)
+def test_a_fit_traces_its_train_step_once(kind, outputs, extra):
+    x, y = _xy()
+    if kind != "regression":
+        y = (np.digitize(y, np.quantile(y, np.linspace(0, 1, outputs + 1)[1:-1]))).astype("int64")
+    compact = kind == "multiclass"  # uint8 inputs go through CompactBatches
+    x_in = (x * 10).astype(np.uint8) if compact else x
+    params = {**PARAMS, **extra, "epochs": 3}
+    fresh_state(0)
+    model = build_model(params, ModelSpec(kind, 5, outputs))
+    traced = model.train_step
+    calls = []
+
+    def counting_step(data):
+        calls.append(1)  # Python runs here only while TensorFlow traces the step
+        return traced(data)
+
+    model.train_step = counting_step
+    result = fit(model, params, (x_in[:64], y[:64]), (x_in[64:], y[64:]), patience=5)
+    assert len(calls) == 1  # Keras' TF trainer alone traces twice (variables made in trace 1)
+    assert result.epochs_run == 3
+    expected = "mae" if kind == "regression" else "accuracy"
+    assert 0 <= result.history[f"val_{expected}"][-1] < (1e6 if kind == "regression" else 1.0001)

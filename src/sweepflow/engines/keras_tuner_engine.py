@@ -29,6 +29,7 @@ from sweepflow.model.network import (
     build_model,
     fit_class_weights,
     fresh_state,
+    prebuild,
     score_callbacks,
     stopping_callbacks,
     summarize_history,
@@ -80,9 +81,12 @@ class DenseHyperModel(kt.HyperModel):
         """Train with the searched batch size (and epochs, unless Hyperband allots them)."""
         if "tuner/epochs" not in hp.values:
             kwargs["epochs"] = int(hp.get("epochs"))
-        weights = fit_class_weights(hp.values, args[1] if len(args) > 1 else kwargs.get("y"))
+        x = args[0] if args else kwargs.get("x")
+        y = args[1] if len(args) > 1 else kwargs.get("y")
+        weights = fit_class_weights(hp.values, y)
         if weights:
             kwargs["class_weight"] = weights
+        prebuild(model, x, y)
         return model.fit(*args, batch_size=int(hp.get("batch_size")), **kwargs)
 
 

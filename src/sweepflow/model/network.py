@@ -262,6 +262,7 @@ def fit(
         "callbacks": own + list(callbacks or []),
     }
     xs, ys = train
+    prebuild(model, xs, ys)
     weights = fit_class_weights(params, ys)
     if weights:
         run["class_weight"] = weights
@@ -283,6 +284,21 @@ def fit(
             xs, ys, validation_data=validation, batch_size=batch_size, verbose=verbose, **run
         ).history
     return summarize_history(history, monitor=monitor)
+
+
+def prebuild(model: keras.Model, xs: Any, ys: Any) -> None:
+    """Create the compiled loss' and metrics' variables now, from the first row (TensorFlow).
+
+    With no distribution strategy Keras' TensorFlow trainer defers them to the first traced
+    train step, and a tf.function whose first trace creates variables traces again: one
+    redundant trace (~0.4 s) per trial. The JAX and torch trainers build them before fitting.
+    """
+    if keras.backend.backend() != "tensorflow" or not hasattr(model, "_symbolic_build"):
+        return
+    x, y = (xs[0], ys[0]) if isinstance(xs, list | tuple) else (xs, ys)
+    if not hasattr(x, "shape") or not hasattr(y, "shape"):  # a generator or dataset: as Keras does
+        return
+    model._symbolic_build(data_batch=(np.asarray(x[:1], dtype="float32"), np.asarray(y[:1])))
 
 
 def fit_class_weights(params: dict[str, Any], ys: Any) -> dict[int, float] | None:
