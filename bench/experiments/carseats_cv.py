@@ -1,0 +1,116 @@
+"""carseats: which training set-up, by repeated k-fold CV inside the training rows.
+
+    .venv/bin/python bench/experiments/carseats_cv.py [--repeats 2]
+
+Each variant (a data option and one fixed network) is trained on 4 folds of carseats'
+train+val rows (the test split is never read), repeated with fold seeds 0..repeats-1; the
+fold validation MAE at the restored epoch, averaged, decides. `ens` variants average 5
+networks (seeds) per fold, as `final: {ensemble: 5}` does. Writes
+bench/results/experiments/carseats_cv.md + .json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from common import ROOT, data_dir, machine, now, save_json, write_report  # noqa: E402
+
+from sweepflow.config.task import load_task
+from sweepflow.data.prepare import prepare
+from sweepflow.model.network import build_model, fit, fresh_state
+from sweepflow.model.trial import model_spec, run_trial
+from sweepflow.search.cv import fold_splits
+
+SEARCHED = {"layers": 1, "units_1": 32, "dropout": 0.1, "learning_rate": 0.014, "batch_size": 8}
+SLOW = {"layers": 1, "units_1": 32, "dropout": 0.1, "learning_rate": 3e-3, "batch_size": 16}
+VARIANTS: dict[str, tuple[dict, dict]] = {
+    # name: (data overrides, params)
+    "as searched (1x32, lr 0.014, batch 8)": ({}, SEARCHED),
+    "slower (lr 3e-3, batch 16)": ({}, SLOW),
+    "slower + l2 1e-3": ({}, {**SLOW, "l2": 1e-3}),
+    "slower + l2 1e-2": ({}, {**SLOW, "l2": 1e-2}),
+    "slower, standard scaling": ({"scaling": "standard"}, SLOW),
+    "slower, target standardised": ({"target_scaling": "standard"}, SLOW),
+    "2x64, dropout 0.2, l2 1e-3": ({}, {**SLOW, "layers": 2, "units_1": 64, "units_2": 64,
+                                        "dropout": 0.2, "l2": 1e-3}),
+    "linear (no hidden layer)": ({}, {"layers": 0, "learning_rate": 1e-2, "batch_size": 16}),
+}
+
+
+def variant_data(overrides: dict):
+    """carseats prepared with the YAML's data section, `overrides` applied."""
+    cfg = load_task("carseats", ROOT / "search_spaces")
+    cfg = replace(cfg, data=replace(cfg.data, **overrides))
+    return prepare(cfg, data_dir())
+
+
+def folds(data, seed: int):
+    """The 4 (train, val) Prepared folds of train+val under fold seed `seed`."""
+    x = np.concatenate([data.x_train, data.x_val])
+    y = np.concatenate([data.y_train, data.y_val])
+    whole = replace(data, x_train=x, y_train=y, x_val=x[:0], y_val=y[:0])
+    for tr, va in fold_splits(whole, 4, seed):
+        yield replace(whole, x_train=x[tr], y_train=y[tr], x_val=x[va], y_val=y[va])
+
+
+def ensemble_mae(params: dict, fold, n: int, patience: int) -> float:
+    """Validation MAE of the mean of n networks (seeds 0..n-1) trained on the fold."""
+    preds = []
+    for s in range(n):
+        fresh_state(s)
+        model = build_model(params, model_spec(fold))
+        fit(model, params, (fold.x_train, fold.y_train), (fold.x_val, fold.y_val),
+            patience=patience)
+        preds.append(model.predict(fold.x_val, verbose=0).ravel())
+    return float(np.mean(np.abs(np.mean(preds, axis=0) - fold.y_val)))
+
+
+def main() -> None:
+    """Every variant × fold seed; the table of mean CV MAE."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--ensemble", type=int, default=5)
+    parser.add_argument("--patience", type=int, default=10)
+    args = parser.parse_args()
+    rows = {}
+    for name, (overrides, params) in VARIANTS.items():
+        data = variant_data(overrides)
+        p = {"optimizer": "adam", "epochs": 150, **params}
+        single, ens = [], []
+        for seed in range(args.repeats):
+            for i, fold in enumerate(folds(data, seed)):
+                out = run_trial(p, fold, number=i, base_seed=seed, objective="val_mae",
+                                patience=args.patience)
+                single.append(out.value)
+                ens.append(ensemble_mae(p, fold, args.ensemble, args.patience))
+        rows[name] = {"single": statistics.mean(single), "ensemble": statistics.mean(ens),
+                      "single_sd": statistics.stdev(single), "params": p, "data": overrides}
+        print(name, rows[name], flush=True)
+    save_json("experiments/carseats_cv", {"when": now(), "machine": machine(), "rows": rows})
+    lines = [
+        "# carseats: training set-ups by repeated 4-fold CV inside the training rows",
+        "",
+        f"{now()} · {machine()}",
+        f"Command: `.venv/bin/python bench/experiments/carseats_cv.py --repeats {args.repeats}`."
+        f" 4 folds of the 320 train+val rows × {args.repeats} fold seeds; patience "
+        f"{args.patience}, 150 epochs, adam; test rows never read. Ensemble: mean of "
+        f"{args.ensemble} seeds per fold.",
+        "",
+        "| variant | CV MAE, one network | CV MAE, mean of "
+        f"{args.ensemble} |",
+        "|---|---|---|",
+    ]
+    for name, r in rows.items():
+        lines.append(f"| {name} | {r['single']:.4f} | {r['ensemble']:.4f} |")
+    write_report("experiments/carseats_cv.md", lines)
+
+
+if __name__ == "__main__":
+    main()
