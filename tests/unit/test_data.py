@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import SMALL_SPACE, make_table, write_task
+from scipy import sparse
 
 from sweepflow.config.task import load_task, parse_task
 from sweepflow.data.prepare import prepare
@@ -110,8 +111,11 @@ def test_reuters_npz_in_keras_format(tmp_path):
     assert set(np.unique(data.x_train)) <= {0, 1}
     assert list(data.raw_test.columns) == ["tokens"]
     # keras' encoding: start char 1 always set, indices shifted by 3, ≥ num_words → oov (2)
-    assert data.x_test[:, 1].all()
-    np.testing.assert_array_equal(data.preprocessor.transform(data.raw_test["tokens"]), data.x_test)
+    # the test rows are kept sparse (read in batches), equal to the dense encoding
+    assert sparse.issparse(data.x_test) and data.x_test.dtype == np.uint8
+    dense = data.x_test.toarray()
+    assert dense[:, 1].all()
+    np.testing.assert_array_equal(data.preprocessor.transform(data.raw_test["tokens"]), dense)
 
 
 def _write_reviews(root, split, texts):
@@ -282,3 +286,24 @@ def test_empty_data_folder_offline_says_which_file_and_where(tmp_path, name, kin
     assert f"put {missing}" in message and "in one of" in message
     assert str(tmp_path / "keras" / "datasets") in message
     assert "SWEEPFLOW_OFFLINE" in message
+
+
+def test_multi_hot_sparse_equals_dense_and_predictions_batch_through_it():
+    from sweepflow.data.compact import is_compact, predict_scores
+    from sweepflow.data.preprocess import multi_hot
+    from sweepflow.model.network import ModelSpec, build_model, fresh_state
+
+    rows = [[0, 3, 3, 7], [], [9, 9, 9] * 100, [1]]  # repeats (300 of one index) count once
+    dense, csr = multi_hot(rows, 10), multi_hot(rows, 10, as_sparse=True)
+    assert sparse.issparse(csr) and csr.dtype == np.uint8 and is_compact(csr)
+    np.testing.assert_array_equal(csr.toarray(), dense)
+    assert dense[2, 9] == 1 and dense.sum() == 5
+    fresh_state(0)
+    model = build_model(
+        {"layers": 1, "units_1": 4, "optimizer": "adam", "learning_rate": 1e-3},
+        ModelSpec("binary", 10),
+    )
+    many = sparse.vstack([csr] * 700).tocsr()  # 2,800 rows: several predict batches
+    np.testing.assert_allclose(
+        predict_scores(model, many), predict_scores(model, many.toarray()), rtol=1e-6
+    )

@@ -7,12 +7,16 @@ from typing import Any
 
 import keras
 import numpy as np
+from scipy import sparse
 
 
 def is_compact(x: Any) -> bool:
-    """True for integer/bool matrices (multi-hot) that are cast to float32 batch by batch."""
+    """True for uint8/bool matrices (multi-hot; dense or sparse) cast to float32 per batch."""
     parts = x if isinstance(x, list | tuple) else [x]
-    return all(isinstance(p, np.ndarray) and p.dtype in (np.uint8, np.bool_) for p in parts)
+    return all(
+        (isinstance(p, np.ndarray) or sparse.issparse(p)) and p.dtype in (np.uint8, np.bool_)
+        for p in parts
+    )
 
 
 class CompactBatches(keras.utils.PyDataset):
@@ -54,12 +58,18 @@ class CompactBatches(keras.utils.PyDataset):
         self.order = self._order()
 
 
-def predict_scores(model: keras.Model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    """Network outputs; compact matrices go in one uint8 batch at a time (cast in the graph)."""
-    if not is_compact(x) or len(x) <= batch_size:
+def predict_scores(model: keras.Model, x: Any, batch_size: int = 1024) -> np.ndarray:
+    """Network outputs; compact matrices go in one uint8 batch at a time (cast in the graph),
+    a sparse one densified a batch at a time."""
+    rows = x.shape[0]
+    if not is_compact(x) or (rows <= batch_size and not sparse.issparse(x)):
         return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+
+    def dense(block: Any) -> np.ndarray:
+        return block.toarray() if sparse.issparse(block) else block
+
     chunks = [
-        np.asarray(model.predict_on_batch(x[i : i + batch_size]))
-        for i in range(0, len(x), batch_size)
+        np.asarray(model.predict_on_batch(dense(x[i : i + batch_size])))
+        for i in range(0, rows, batch_size)
     ]
     return np.concatenate(chunks)

@@ -37,7 +37,7 @@ class Prepared:
     y_train: np.ndarray
     x_val: np.ndarray
     y_val: np.ndarray
-    x_test: np.ndarray
+    x_test: Any  # an ndarray; a scipy CSR uint8 matrix for multi-hot (text) inputs
     y_test: np.ndarray
     raw_test: Any  # what a user passes to the registered model (DataFrame or image array)
     preprocessor: Preprocessor
@@ -255,13 +255,15 @@ def _prepare_arrays(
     _check_sizes(where, len(tr), len(va))
     x_tr = _take(x_tr_all, tr)
     pre = fit(x_tr, y_tr_all[tr])  # the training rows' inputs and labels only
+    multi = isinstance(pre, TextPreprocessor | SequencePreprocessor)
     return Prepared(
         kind=cfg.kind,
         x_train=pre.transform(x_tr),
         y_train=y_tr_all[tr],
         x_val=pre.transform(_take(x_tr_all, va)),
         y_val=y_tr_all[va],
-        x_test=pre.transform(x_te),
+        # multi-hot test rows stay sparse (imdb: 25 MB, not 477 MiB); read in batches
+        x_test=pre.transform(x_te, as_sparse=True) if multi else pre.transform(x_te),
         y_test=y_te,
         raw_test=raw(x_te),
         raw_train=raw(x_tr),

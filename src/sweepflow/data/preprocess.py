@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn.preprocessing import QuantileTransformer
 
 from sweepflow.data.weights import chi2_terms
@@ -228,14 +229,14 @@ class TextPreprocessor:
             return tokens
         return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
 
-    def transform(self, texts: Iterable[str]) -> np.ndarray:
+    def transform(self, texts: Iterable[str], as_sparse: bool = False) -> Any:
         """Multi-hot encode texts as a compact uint8 matrix (cast to float per batch)."""
         index = {term: i for i, term in enumerate(self.vocabulary)}
         rows = [  # int32 arrays, not lists of Python ints: ~8x less memory on large corpora
             np.fromiter((index[t] for t in self.terms(text) if t in index), dtype=np.int32)
             for text in texts
         ]
-        return multi_hot(rows, len(self.vocabulary))
+        return multi_hot(rows, len(self.vocabulary), as_sparse)
 
 
 @dataclass
@@ -245,10 +246,10 @@ class SequencePreprocessor:
     num_words: int
     type: str = "sequence"
 
-    def transform(self, sequences: Iterable[Iterable[int]]) -> np.ndarray:
+    def transform(self, sequences: Iterable[Iterable[int]], as_sparse: bool = False) -> Any:
         """Multi-hot encode index sequences; indices ≥ num_words are dropped."""
         rows = [[int(i) for i in seq if 0 <= int(i) < self.num_words] for seq in sequences]
-        return multi_hot(rows, self.num_words)
+        return multi_hot(rows, self.num_words, as_sparse)
 
 
 @dataclass
@@ -277,13 +278,19 @@ _TYPES = {
 }
 
 
-def multi_hot(rows: Sequence[Sequence[int]], width: int) -> np.ndarray:
-    """Rows of indices (repeats allowed) → a (n, width) uint8 0/1 matrix."""
-    out = np.zeros((len(rows), width), dtype=np.uint8)
+def multi_hot(rows: Sequence[Sequence[int]], width: int, as_sparse: bool = False) -> Any:
+    """Rows of indices (repeats allowed) → a (n, width) uint8 0/1 matrix (CSR if `as_sparse`)."""
     lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+    flat = np.zeros(0, dtype=np.int64)
     if lengths.sum():
         flat = np.concatenate([np.asarray(r, dtype=np.int64) for r in rows if len(r)])
-        out[np.repeat(np.arange(len(rows)), lengths), flat] = 1
+    if as_sparse:  # a few % of a dense matrix: the held-out split, only ever read in batches
+        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        out = sparse.csr_matrix((np.ones(len(flat), np.int32), flat, indptr), (len(rows), width))
+        out.sum_duplicates()
+        return sparse.csr_matrix((np.ones(out.nnz, np.uint8), out.indices, out.indptr), out.shape)
+    out = np.zeros((len(rows), width), dtype=np.uint8)
+    out[np.repeat(np.arange(len(rows)), lengths), flat] = 1
     return out
 
 
