@@ -137,6 +137,9 @@ def test_imdb_prefers_the_raw_acl_imdb_folder_and_learns_vocab_from_train_only(t
     assert "zeitgeist" not in vocab and "br" not in vocab  # test-only word; HTML break stripped
     assert data.raw_test["text"].tolist() == ["dull zeitgeist", "great zeitgeist"]
     assert data.y_test.tolist() == [0, 1] and data.x_train.dtype == np.uint8
+    assert sparse.issparse(data.x_test) and data.x_test.dtype == np.uint8
+    expected = data.preprocessor.transform(data.raw_test["text"])
+    assert expected.sum() == 2 and (data.x_test.toarray() == expected).all()  # "great", "dull"
     assert data.origin.endswith("aclImdb")
 
 
