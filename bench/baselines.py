@@ -60,8 +60,8 @@ def imdb_nbsvm(cfg, data) -> dict[str, float]:
     from sklearn.feature_extraction.text import CountVectorizer
 
     from sweepflow.data import sources
-    from sweepflow.data.prepare import _split
     from sweepflow.data.preprocess import tokenize
+    from sweepflow.data.split import split_rows
 
     out = {}
     x_all = np.concatenate([data.x_train, data.x_val])
@@ -70,7 +70,7 @@ def imdb_nbsvm(cfg, data) -> dict[str, float]:
     out["NBSVM (the task's 20,000 terms)"] = nbsvm_test(x_all, y_all, data.x_test, data.y_test, c)
     (texts, labels), (test_texts, y_test), _, _ = sources.word_data("imdb", data_dir(), 0)
     d = cfg.data
-    tr, va = _split(len(labels), d.val_fraction, d.split_seed, labels, "imdb")
+    tr, va = split_rows(len(labels), d.val_fraction, d.split_seed, labels, "imdb")
     texts = list(texts)
     assert (labels[tr] == data.y_train).all() and (labels[va] == data.y_val).all()
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from sweepflow.config.task import TaskConfig
 from sweepflow.data import sources
-from sweepflow.data.prepare import encode_labels, table_columns
+from sweepflow.data.prepare import table_columns
+from sweepflow.data.split import encode_labels
 from sweepflow.environment import offline
 from sweepflow.errors import DataError
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from sweepflow.config.task import TaskConfig
 from sweepflow.data import sources
@@ -22,6 +21,7 @@ from sweepflow.data.preprocess import (
     TabularPreprocessor,
     TextPreprocessor,
 )
+from sweepflow.data.split import check_sizes, encode_labels, split_rows, subsample
 from sweepflow.data.weights import nb_ratios
 from sweepflow.errors import DataError
 
@@ -80,66 +80,6 @@ class Prepared:
         }
 
 
-def encode_labels(y: pd.Series | np.ndarray, kind: str, where: str) -> tuple[np.ndarray, list[str]]:
-    """Regression: float32 targets; classification: class indices and the class names."""
-    series = pd.Series(np.asarray(y))
-    if series.isna().any():
-        raise DataError(
-            f"{where}: the target has missing values (NaN); drop or fill those rows "
-            "(data.missing: impute drops them)"
-        )
-    if kind == "regression":
-        values = pd.to_numeric(series, errors="coerce")
-        if values.isna().any():
-            bad = series[values.isna()].iloc[0]
-            raise DataError(f"{where}: regression target has non-numeric value {bad!r}")
-        if not np.isfinite(values.to_numpy(dtype=np.float64)).all():
-            raise DataError(f"{where}: regression target has an infinite value")
-        if len(values) > 1 and values.nunique() < 2:
-            raise DataError(
-                f"{where}: the regression target is constant ({values.iloc[0]!r}); "
-                "nothing to learn — check data.target"
-            )
-        return values.to_numpy(dtype=np.float32), []
-    classes = sorted(series.unique().tolist())
-    if len(classes) < 2:
-        raise DataError(f"{where}: the target has a single class ({classes}); need at least 2")
-    if kind == "binary" and len(classes) != 2:
-        raise DataError(
-            f"{where}: a binary task needs exactly 2 classes, found {len(classes)}; "
-            "use kind: multiclass"
-        )
-    lookup = {c: i for i, c in enumerate(classes)}
-    return series.map(lookup).to_numpy(dtype=np.int32), [str(c) for c in classes]
-
-
-def _split(n: int, fraction: float, seed: int, stratify: np.ndarray | None, where: str):
-    idx = np.arange(n)
-    try:
-        return train_test_split(idx, test_size=fraction, random_state=seed, stratify=stratify)
-    except ValueError:  # too few members of a class to stratify
-        pass
-    try:
-        return train_test_split(idx, test_size=fraction, random_state=seed)
-    except ValueError:
-        raise DataError(f"{where}: too few rows ({n}) to split off {fraction:.0%}") from None
-
-
-def _check_sizes(where: str, n_train: int, n_val: int) -> None:
-    """Refuse splits too small to train on and validate (a few rows, or big fractions)."""
-    if n_train < 2 or n_val < 1:
-        raise DataError(
-            f"{where}: too few rows: {n_train} to train and {n_val} to validate after "
-            "the splits; add rows or lower data.test_fraction / data.val_fraction"
-        )
-
-
-def _subsample(n: int, max_rows: int | None, seed: int) -> np.ndarray:
-    if max_rows is None or n <= max_rows:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, max_rows, replace=False))
-
-
 def table_columns(
     frame: pd.DataFrame, cfg: TaskConfig, where: str
 ) -> tuple[pd.DataFrame, list[str], list[str], dict[str, str], int]:
@@ -190,15 +130,15 @@ def prepare_frame(
     y_all, classes = encode_labels(frame[target], cfg.kind, where)
     strat = y_all if cfg.kind != "regression" else None
     if test_frame is None:
-        rest, test = _split(len(frame), d.test_fraction, d.split_seed, strat, where)
+        rest, test = split_rows(len(frame), d.test_fraction, d.split_seed, strat, where)
         test_x, y_test = frame.iloc[test][features], y_all[test]
     else:
         rest = np.arange(len(frame))
         test_x = test_frame[features]
         y_test = encode_labels(test_frame[target], cfg.kind, where)[0]
     strat_rest = None if strat is None else strat[rest]
-    tr, va = _split(len(rest), d.val_fraction, d.split_seed, strat_rest, where)
-    _check_sizes(where, len(tr), len(va))
+    tr, va = split_rows(len(rest), d.val_fraction, d.split_seed, strat_rest, where)
+    check_sizes(where, len(tr), len(va))
     train_idx, val_idx = rest[tr], rest[va]
     try:
         pre = TabularPreprocessor.fit(
@@ -237,8 +177,8 @@ def _prepare_arrays(
     """Prepare datasets that come with their own test split (Keras datasets, aclImdb)."""
     d = cfg.data
     (x_tr_all, y_tr_all), (x_te, y_te) = train, test
-    keep = _subsample(len(y_tr_all), d.max_rows, d.split_seed)
-    keep_te = _subsample(len(y_te), d.max_rows, d.split_seed)
+    keep = subsample(len(y_tr_all), d.max_rows, d.split_seed)
+    keep_te = subsample(len(y_te), d.max_rows, d.split_seed)
     x_tr_all, y_tr_all = _take(x_tr_all, keep), np.asarray(y_tr_all)[keep]
     x_te, y_te = _take(x_te, keep_te), np.asarray(y_te)[keep_te]
     y_tr_all, classes = encode_labels(y_tr_all, cfg.kind, where)
@@ -251,8 +191,8 @@ def _prepare_arrays(
             raise DataError(f"{where}: test labels {unseen} never occur in the training split")
         y_te = np.array([lookup[str(v)] for v in y_te], dtype=np.int32)
     strat = y_tr_all if cfg.kind != "regression" else None
-    tr, va = _split(len(y_tr_all), d.val_fraction, d.split_seed, strat, where)
-    _check_sizes(where, len(tr), len(va))
+    tr, va = split_rows(len(y_tr_all), d.val_fraction, d.split_seed, strat, where)
+    check_sizes(where, len(tr), len(va))
     x_tr = _take(x_tr_all, tr)
     pre = fit(x_tr, y_tr_all[tr])  # the training rows' inputs and labels only
     multi = isinstance(pre, TextPreprocessor | SequencePreprocessor)
