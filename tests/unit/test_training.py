@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 from pathlib import Path
 
+import keras
 import keras_tuner as kt
 import numpy as np
 import optuna
@@ -235,3 +237,35 @@ def test_a_fit_traces_its_train_step_once(kind, outputs, extra):
     assert result.epochs_run == 3
     expected = "mae" if kind == "regression" else "accuracy"
     assert 0 <= result.history[f"val_{expected}"][-1] < (1e6 if kind == "regression" else 1.0001)
+
+
+def test_a_stop_signal_whose_interrupt_was_swallowed_still_ends_the_trial():
+    from sweepflow import interrupts
+    from sweepflow.search.recorder import StopOnSignal
+
+    x, y = _xy()
+    params = {**PARAMS, "epochs": 50}
+    interrupts.clear()
+    try:
+        # the handler's KeyboardInterrupt, discarded (as Python does inside a __del__)
+        with contextlib.suppress(KeyboardInterrupt):
+            interrupts.handle(15, None)
+        epochs = []
+
+        class Count(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                epochs.append(epoch)
+
+        fresh_state(0)
+        model = build_model(params, ModelSpec("regression", 5))
+        with pytest.raises(KeyboardInterrupt):
+            fit(model, params, (x, y), None, patience=50, callbacks=[Count(), StopOnSignal()])
+        assert epochs == [0]  # stopped at the first epoch end
+    finally:
+        interrupts.clear()
+    fresh_state(0)
+    model = build_model(params, ModelSpec("regression", 5))
+    result = fit(
+        model, {**params, "epochs": 2}, (x, y), None, patience=5, callbacks=[StopOnSignal()]
+    )
+    assert result.epochs_run == 2  # no signal: trains on

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sweepflow import interrupts
 from sweepflow.cli.console import quiet_echoes, quiet_user_errors
 from sweepflow.cli.parser import build_parser
 from sweepflow.cli.tasks import check_data, load_all, task_table
@@ -169,10 +170,6 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # SIGTERM and SIGHUP close the running trial like Ctrl-C does
-
-
 def _dashboard(args: argparse.Namespace) -> int:
     name = load_task(args.task, Path(args.spaces)).name
     store = _open_store(args.store, args)
@@ -198,8 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors print one line and exit 2."""
     args = build_parser().parse_args(argv)
     adopt_user_tracking_uri()
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGHUP, _interrupt)  # the terminal closed, or a supervisor's hang-up
+    interrupts.clear()  # SIGTERM and SIGHUP close the running trial like Ctrl-C does
+    signal.signal(signal.SIGTERM, interrupts.handle)
+    signal.signal(signal.SIGHUP, interrupts.handle)  # terminal closed, supervisor hang-up
     if not getattr(args, "verbose", 0):
         quiet_echoes()  # before the store opens: its schema creation is one of the echoes
     try:

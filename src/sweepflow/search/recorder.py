@@ -11,6 +11,7 @@ from typing import Any
 
 import keras
 
+from sweepflow import interrupts
 from sweepflow.config.task import TaskConfig
 from sweepflow.data.prepare import Prepared
 from sweepflow.model.trial import FAILED, TrialOutcome, run_trial
@@ -21,6 +22,14 @@ from sweepflow.tracking import EpochLogger, Tracker
 log = logging.getLogger("sweepflow.search")
 # Makes fresh Keras callbacks for each trial (e.g. TensorBoard, or a benchmark's probes).
 CallbackFactory = Callable[[], list[keras.callbacks.Callback]]
+
+
+class StopOnSignal(keras.callbacks.Callback):
+    """Ends a trial at the next epoch end once SIGTERM/SIGHUP came in (see interrupts.py)."""
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Raise KeyboardInterrupt if a stop signal came in during this epoch."""
+        interrupts.check()
 
 
 class TrialRecorder:
@@ -48,7 +57,9 @@ class TrialRecorder:
 
     def callbacks(self, logger: EpochLogger) -> list[keras.callbacks.Callback]:
         """The Keras callbacks every trial gets: its epoch logger, then any extra ones."""
-        return [logger, *(self.extra_callbacks() if self.extra_callbacks else [])]
+        interrupts.check()  # a stop signal whose KeyboardInterrupt was swallowed
+        extra = self.extra_callbacks() if self.extra_callbacks else []
+        return [logger, StopOnSignal(), *extra]
 
     def begin(self, number: int, params: dict[str, Any]) -> tuple[str, EpochLogger]:
         """Open the trial's run, log its params; return the run id and a fresh epoch logger."""
