@@ -56,7 +56,7 @@ class TrialRecorder:
         self.run_prefix = "trial"  # the nested runs' names: trial-N (a retrain: challenger-N)
 
     def callbacks(self, logger: EpochLogger) -> list[keras.callbacks.Callback]:
-        """The Keras callbacks every trial gets: its epoch logger, then any extra ones."""
+        """The Keras callbacks every trial gets: its epoch logger, the stop-signal check, extras."""
         interrupts.check()  # a stop signal whose KeyboardInterrupt was swallowed
         extra = self.extra_callbacks() if self.extra_callbacks else []
         return [logger, StopOnSignal(), *extra]
