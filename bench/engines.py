@@ -289,6 +289,10 @@ def main() -> int:
     """Run the benchmark and write the results (runs of tasks not re-run are kept)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--first-seed", type=int, default=0,
+        help="seeds first-seed … first-seed+seeds-1 (split one study over processes, then --merge)",
+    )  # fmt: skip
     parser.add_argument("--tasks", nargs="*", default=list(TASKS))
     parser.add_argument("--engines", nargs="*", default=DEFAULT_ENGINES, choices=list(ENGINES))
     parser.add_argument(
@@ -330,7 +334,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for task in args.tasks:
             data = prepare(load_task(task, ROOT / "search_spaces"), resolve_data_dir())
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 shift = seed % len(args.engines)  # each seed starts with another engine
                 for label in args.engines[shift:] + args.engines[:shift]:
                     run = one_run(task, label, seed, budgets[task], data, Path(tmp))
@@ -364,9 +368,10 @@ def merged_header(files: list[str], runs: list[dict]) -> str:
 
 def header(started: str, args: argparse.Namespace) -> str:
     """The results file's title and how it was made."""
+    seeds = ", ".join(map(str, range(args.first_seed, args.first_seed + args.seeds)))
     return (
         f"# Engines and the scripts a user would write, at equal wall time\n\n"
-        f"Started {started} on {machine()}; {args.seeds} seeds per engine, mean ± sd over seeds; "
+        f"Started {started} on {machine()}; seeds {seeds} per engine, mean ± sd over seeds; "
         f"TensorFlow threads: {args.threads or 'all'}. "
         f"Command: `{' '.join(['bench/engines.py', *sys.argv[1:]])}`.\n"
         "Each run searches the task's YAML space on the same split under one wall-clock budget; "

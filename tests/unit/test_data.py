@@ -118,6 +118,47 @@ def test_reuters_npz_in_keras_format(tmp_path):
     np.testing.assert_array_equal(data.preprocessor.transform(data.raw_test["tokens"]), dense)
 
 
+def test_log_count_inputs_hold_log1p_of_each_words_count_and_round_trip(tmp_path):
+    from sweepflow.data.compact import predict_scores
+    from sweepflow.model.network import build_model, fresh_state
+    from sweepflow.model.trial import model_spec
+
+    seqs = np.empty(40, dtype=object)
+    for i in range(40):
+        seqs[i] = [5] * (i % 4 + 1) + [6, 40 + i]  # word 5 (index 8) repeated 1-4 times
+    (tmp_path / "keras" / "datasets").mkdir(parents=True)
+    np.savez(tmp_path / "keras" / "datasets" / "reuters.npz", x=seqs, y=np.arange(40) % 2)
+    task = keras_task("reuters", "multiclass", num_words=20, term_values="log_count")
+    data = prepare(task, tmp_path)
+    binary = prepare(keras_task("reuters", "multiclass", num_words=20), tmp_path)
+    assert data.x_train.dtype == np.float32 and data.preprocessor.values == "log_count"
+    np.testing.assert_array_equal(data.x_train > 0, binary.x_train > 0)  # the same terms
+    repeats = np.round(np.expm1(data.x_train[:, 8])).astype(int)
+    assert set(repeats) == {1, 2, 3, 4} and np.allclose(data.x_train[:, 9], np.log(2))
+    # the oov slot (2) counts every word past num_words: one per text here
+    assert np.allclose(data.x_train[:, 2], np.log(2)) and np.allclose(data.x_train[:, 1], np.log(2))
+    # sparse float32 test rows equal the dense encoding, survive to_dict, and predict in batches
+    assert sparse.issparse(data.x_test) and data.x_test.dtype == np.float32
+    again = from_dict(to_dict(data.preprocessor))
+    np.testing.assert_allclose(again.transform(data.raw_test["tokens"]), data.x_test.toarray())
+    fresh_state(0)
+    params = {"layers": 1, "units_1": 4, "optimizer": "adam", "learning_rate": 1e-3}
+    model = build_model(params, model_spec(data))
+    many = sparse.vstack([data.x_test] * 300).tocsr()  # 2,400 rows: several predict batches
+    np.testing.assert_allclose(
+        predict_scores(model, many), predict_scores(model, many.toarray()), rtol=1e-5
+    )
+
+
+def test_term_values_are_checked_and_only_for_text_datasets():
+    from sweepflow.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="'data.term_values': must be one of"):
+        keras_task("reuters", "multiclass", term_values="counts")
+    with pytest.raises(ConfigError, match="'data.term_values': applies to a text dataset"):
+        keras_task("fashion_mnist", "multiclass", term_values="log_count")
+
+
 def _write_reviews(root, split, texts):
     for label, items in texts.items():
         folder = root / "aclImdb" / split / label

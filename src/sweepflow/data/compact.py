@@ -60,9 +60,9 @@ class CompactBatches(keras.utils.PyDataset):
 
 def predict_scores(model: keras.Model, x: Any, batch_size: int = 1024) -> np.ndarray:
     """Network outputs; compact matrices go in one uint8 batch at a time (cast in the graph),
-    a sparse one densified a batch at a time."""
+    a sparse one (uint8 multi-hot or float32 log counts) densified a batch at a time."""
     rows = x.shape[0]
-    if not is_compact(x) or (rows <= batch_size and not sparse.issparse(x)):
+    if not sparse.issparse(x) and (not is_compact(x) or rows <= batch_size):
         return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
 
     def dense(block: Any) -> np.ndarray:

@@ -37,7 +37,7 @@ class Prepared:
     y_train: np.ndarray
     x_val: np.ndarray
     y_val: np.ndarray
-    x_test: Any  # an ndarray; a scipy CSR uint8 matrix for multi-hot (text) inputs
+    x_test: Any  # an ndarray; a scipy CSR matrix for text inputs (uint8 0/1 or float32 logs)
     y_test: np.ndarray
     raw_test: Any  # what a user passes to the registered model (DataFrame or image array)
     preprocessor: Preprocessor
@@ -268,7 +268,7 @@ def _load_prepared(cfg: TaskConfig, data_dir: Path) -> Prepared:
         train, test, where, is_text = sources.word_data(name, data_dir, d.num_words)
         if is_text:
             fit = lambda x, y: TextPreprocessor.fit(  # noqa: E731
-                x, d.num_words, d.ngrams, select=d.select_terms, labels=y
+                x, d.num_words, d.ngrams, select=d.select_terms, labels=y, values=d.term_values
             )
             raw = lambda x: pd.DataFrame({"text": list(x)})  # noqa: E731
         else:
@@ -278,7 +278,7 @@ def _load_prepared(cfg: TaskConfig, data_dir: Path) -> Prepared:
                     "indices, so the %d most frequent words are used",
                     cfg.name, d.select_terms, where, d.num_words,
                 )  # fmt: skip
-            fit = lambda x, _: SequencePreprocessor(d.num_words)  # noqa: E731
+            fit = lambda x, _: SequencePreprocessor(d.num_words, values=d.term_values)  # noqa: E731
             raw = lambda x: pd.DataFrame({"tokens": [list(map(int, s)) for s in x]})  # noqa: E731
         return _prepare_arrays(cfg, train, test, fit, raw, where)
     raise DataError(

@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import sparse
 from sklearn.preprocessing import QuantileTransformer
 
+from sweepflow.config.data import TERM_VALUES
 from sweepflow.data.weights import chi2_terms
 from sweepflow.errors import DataError
 
@@ -177,11 +178,12 @@ def tokenize(text: str) -> list[str]:
 
 @dataclass
 class TextPreprocessor:
-    """A multi-hot bag of words (and, with ngrams=2, word pairs) learned from the training texts."""
+    """A bag of words (and, with ngrams=2, word pairs) learned from the training texts."""
 
     vocabulary: list[str]  # unigrams "word" and bigrams "word next", most frequent first
     type: str = "text"
     ngrams: int = 1  # 1: words only; 2: words and adjacent word pairs compete for the slots
+    values: str = "binary"  # binary (0/1) | log_count (log(1 + the term's count in the text))
 
     @classmethod
     def fit(
@@ -191,6 +193,7 @@ class TextPreprocessor:
         ngrams: int = 1,
         select: str = "frequency",
         labels: np.ndarray | None = None,
+        values: str = "binary",
     ) -> TextPreprocessor:
         """Keep `num_words` tokens (and bigrams) of the training texts: the most frequent, or
         (select="chi2", with the texts' labels) the highest chi² with the label among the terms
@@ -204,7 +207,8 @@ class TextPreprocessor:
         if select == "chi2":
             if labels is None:
                 raise ValueError("select='chi2' needs the texts' labels")
-            return cls(chi2_terms(docs, words, num_words, ngrams, labels), ngrams=ngrams)
+            terms = chi2_terms(docs, words, num_words, ngrams, labels)
+            return cls(terms, ngrams=ngrams, values=values)
         codes = [np.concatenate(docs) if docs else np.zeros(0, dtype=np.int64)]
         if ngrams >= 2:  # a bigram as one int64 code (first * V + second), counted in numpy
             pairs = [d[:-1] * len(words) + d[1:] for d in docs if len(d) > 1]
@@ -220,7 +224,7 @@ class TextPreprocessor:
                 term = words[code] if order == 1 else f"{words[first]} {words[second]}"
                 ranked.append((n, term))
         ranked.sort(key=lambda kv: (-kv[0], kv[1]))
-        return cls([term for _, term in ranked[:num_words]], ngrams=ngrams)
+        return cls([term for _, term in ranked[:num_words]], ngrams=ngrams, values=values)
 
     def terms(self, text: str) -> list[str]:
         """The unigrams (and bigrams) of one text."""
@@ -230,26 +234,28 @@ class TextPreprocessor:
         return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
 
     def transform(self, texts: Iterable[str], as_sparse: bool = False) -> Any:
-        """Multi-hot encode texts as a compact uint8 matrix (cast to float per batch)."""
+        """Encode texts: multi-hot as a compact uint8 matrix (cast to float per batch), or
+        float32 log counts (values="log_count")."""
         index = {term: i for i, term in enumerate(self.vocabulary)}
         rows = [  # int32 arrays, not lists of Python ints: ~8x less memory on large corpora
             np.fromiter((index[t] for t in self.terms(text) if t in index), dtype=np.int32)
             for text in texts
         ]
-        return multi_hot(rows, len(self.vocabulary), as_sparse)
+        return term_matrix(rows, len(self.vocabulary), as_sparse, self.values)
 
 
 @dataclass
 class SequencePreprocessor:
-    """Multi-hot encoding of word-index sequences (the `keras.datasets` imdb/reuters format)."""
+    """A bag of words from word-index sequences (the `keras.datasets` imdb/reuters format)."""
 
     num_words: int
     type: str = "sequence"
+    values: str = "binary"  # binary (0/1) | log_count (log(1 + the word's count in the text))
 
     def transform(self, sequences: Iterable[Iterable[int]], as_sparse: bool = False) -> Any:
-        """Multi-hot encode index sequences; indices ≥ num_words are dropped."""
+        """Encode index sequences (multi-hot, or log counts); indices ≥ num_words are dropped."""
         rows = [[int(i) for i in seq if 0 <= int(i) < self.num_words] for seq in sequences]
-        return multi_hot(rows, self.num_words, as_sparse)
+        return term_matrix(rows, self.num_words, as_sparse, self.values)
 
 
 @dataclass
@@ -276,6 +282,24 @@ _TYPES = {
     "sequence": SequencePreprocessor,
     "image": ImagePreprocessor,
 }
+
+
+def term_matrix(
+    rows: Sequence[Sequence[int]], width: int, as_sparse: bool = False, values: str = "binary"
+) -> Any:
+    """Rows of term indices → the (n, width) input: `multi_hot` 0/1 (uint8), or float32
+    log(1 + count) (values="log_count"; CSR if `as_sparse`)."""
+    if values == "binary":
+        return multi_hot(rows, width, as_sparse)
+    if values != "log_count":
+        raise ValueError(f"unknown term values {values!r}; use one of {TERM_VALUES}")
+    lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+    flat = np.concatenate([np.zeros(0, np.int64), *(np.asarray(r, np.int64) for r in rows)])
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    counts = sparse.csr_matrix((np.ones(len(flat), np.float32), flat, indptr), (len(rows), width))
+    counts.sum_duplicates()
+    logs = counts.log1p().astype(np.float32)
+    return logs if as_sparse else logs.toarray()
 
 
 def multi_hot(rows: Sequence[Sequence[int]], width: int, as_sparse: bool = False) -> Any:
