@@ -119,7 +119,8 @@ def test_reuters_npz_in_keras_format(tmp_path):
 
 
 def test_log_count_inputs_hold_log1p_of_each_words_count_and_round_trip(tmp_path):
-    from sweepflow.data.compact import predict_scores
+    from sweepflow.data.compact import is_compact, predict_scores
+    from sweepflow.data.preprocess import LOG_COUNT_STEPS
     from sweepflow.model.network import build_model, fresh_state
     from sweepflow.model.trial import model_spec
 
@@ -131,22 +132,32 @@ def test_log_count_inputs_hold_log1p_of_each_words_count_and_round_trip(tmp_path
     task = keras_task("reuters", "multiclass", num_words=20, term_values="log_count")
     data = prepare(task, tmp_path)
     binary = prepare(keras_task("reuters", "multiclass", num_words=20), tmp_path)
-    assert data.x_train.dtype == np.float32 and data.preprocessor.values == "log_count"
+    assert binary.feature_scale is None and data.preprocessor.values == "log_count"
+    assert is_compact(data.x_train) and data.x_train.dtype == np.uint8  # binary's memory
     np.testing.assert_array_equal(data.x_train > 0, binary.x_train > 0)  # the same terms
-    repeats = np.round(np.expm1(data.x_train[:, 8])).astype(int)
-    assert set(repeats) == {1, 2, 3, 4} and np.allclose(data.x_train[:, 9], np.log(2))
-    # the oov slot (2) counts every word past num_words: one per text here
-    assert np.allclose(data.x_train[:, 2], np.log(2)) and np.allclose(data.x_train[:, 1], np.log(2))
-    # sparse float32 test rows equal the dense encoding, survive to_dict, and predict in batches
-    assert sparse.issparse(data.x_test) and data.x_test.dtype == np.float32
+    # what the network sees: the uint8 steps times its constant input scale
+    seen = data.x_train * data.feature_scale
+    np.testing.assert_allclose(data.feature_scale, 1 / LOG_COUNT_STEPS)
+    repeats = np.round(np.expm1(seen[:, 8])).astype(int)
+    assert set(repeats) == {1, 2, 3, 4}
+    np.testing.assert_allclose(seen[:, 8], np.log1p(repeats), atol=0.5 / LOG_COUNT_STEPS)
+    # start char (1) and the oov slot (2: one word past num_words per text) once each
+    np.testing.assert_allclose(seen[:, [1, 2, 9]], np.log(2), atol=0.5 / LOG_COUNT_STEPS)
+    # sparse uint8 test rows equal the dense encoding, survive to_dict, and predict in batches
+    assert sparse.issparse(data.x_test) and data.x_test.dtype == np.uint8
     again = from_dict(to_dict(data.preprocessor))
-    np.testing.assert_allclose(again.transform(data.raw_test["tokens"]), data.x_test.toarray())
+    np.testing.assert_array_equal(again.transform(data.raw_test["tokens"]), data.x_test.toarray())
     fresh_state(0)
     params = {"layers": 1, "units_1": 4, "optimizer": "adam", "learning_rate": 1e-3}
     model = build_model(params, model_spec(data))
     many = sparse.vstack([data.x_test] * 300).tocsr()  # 2,400 rows: several predict batches
     np.testing.assert_allclose(
         predict_scores(model, many), predict_scores(model, many.toarray()), rtol=1e-5
+    )
+    plain = build_model(params, model_spec(binary))  # the same weights without the scale
+    plain.set_weights(model.get_weights())
+    np.testing.assert_allclose(
+        predict_scores(model, data.x_train), predict_scores(plain, seen), rtol=1e-5, atol=1e-6
     )
 
 

@@ -49,8 +49,8 @@ class DataConfig:
     # frequency | chi2: raw text's num_words terms, the most frequent or the highest chi² with the
     # label among those in ≥ 2 training texts (training split only)
     select_terms: str = "frequency"
-    # binary (0/1 per term) | log_count: log(1 + the term's count in the text), float32 inputs
-    # (4x the memory of binary's uint8; on reuters' validation split it beat binary,
+    # binary (0/1 per term) | log_count: log(1 + the term's count in the text), held as uint8
+    # steps of 1/32 (the memory of binary; on reuters' validation split it beat binary,
     # bench/results/experiments/reuters_inputs.md)
     term_values: str = "binary"
     test_fraction: float = 0.2  # used when the dataset has no official test split

@@ -15,6 +15,7 @@ from sweepflow.config.task import TaskConfig
 from sweepflow.data import sources
 from sweepflow.data.columns import is_text_column, select_features
 from sweepflow.data.preprocess import (
+    LOG_COUNT_STEPS,
     ImagePreprocessor,
     Preprocessor,
     SequencePreprocessor,
@@ -37,7 +38,7 @@ class Prepared:
     y_train: np.ndarray
     x_val: np.ndarray
     y_val: np.ndarray
-    x_test: Any  # an ndarray; a scipy CSR matrix for text inputs (uint8 0/1 or float32 logs)
+    x_test: Any  # an ndarray; a scipy CSR uint8 matrix for text (multi-hot, log-count) inputs
     y_test: np.ndarray
     raw_test: Any  # what a user passes to the registered model (DataFrame or image array)
     preprocessor: Preprocessor
@@ -224,9 +225,13 @@ def _take(x: Any, idx: np.ndarray) -> Any:
 def prepare(cfg: TaskConfig, data_dir: Path) -> Prepared:
     """Load the task's data and return model-ready splits with fitted preprocessing."""
     data = scale_targets(_load_prepared(cfg, data_dir), cfg.data.target_scaling)
+    scale = None
     if cfg.data.text_weights == "nb":  # binary text only (checked on load), from train rows
-        data = replace(data, feature_scale=nb_ratios(data.x_train, data.y_train))
-    return data
+        scale = nb_ratios(data.x_train, data.y_train)
+    if cfg.data.term_values == "log_count":  # uint8 steps back to log(1 + count), in the net
+        steps = np.full(data.n_features, 1 / LOG_COUNT_STEPS, dtype=np.float32)
+        scale = steps if scale is None else scale * steps
+    return data if scale is None else replace(data, feature_scale=scale)
 
 
 def scale_targets(data: Prepared, scaling: str) -> Prepared:

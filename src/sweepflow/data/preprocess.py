@@ -234,8 +234,8 @@ class TextPreprocessor:
         return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
 
     def transform(self, texts: Iterable[str], as_sparse: bool = False) -> Any:
-        """Encode texts: multi-hot as a compact uint8 matrix (cast to float per batch), or
-        float32 log counts (values="log_count")."""
+        """Encode texts as a compact uint8 matrix (cast to float per batch): multi-hot, or
+        log counts in steps (values="log_count", `term_matrix`)."""
         index = {term: i for i, term in enumerate(self.vocabulary)}
         rows = [  # int32 arrays, not lists of Python ints: ~8x less memory on large corpora
             np.fromiter((index[t] for t in self.terms(text) if t in index), dtype=np.int32)
@@ -284,11 +284,15 @@ _TYPES = {
 }
 
 
+LOG_COUNT_STEPS = 32  # log_count inputs: log(1 + count) in steps of 1/32, held as uint8
+
+
 def term_matrix(
     rows: Sequence[Sequence[int]], width: int, as_sparse: bool = False, values: str = "binary"
 ) -> Any:
-    """Rows of term indices → the (n, width) input: `multi_hot` 0/1 (uint8), or float32
-    log(1 + count) (values="log_count"; CSR if `as_sparse`)."""
+    """Rows of term indices → the (n, width) uint8 input (CSR if `as_sparse`): `multi_hot` 0/1,
+    or (values="log_count") log(1 + count) × LOG_COUNT_STEPS, rounded (counts past ~2,900 are
+    clipped); the network divides by LOG_COUNT_STEPS (`Prepared.feature_scale`)."""
     if values == "binary":
         return multi_hot(rows, width, as_sparse)
     if values != "log_count":
@@ -296,10 +300,11 @@ def term_matrix(
     lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
     flat = np.concatenate([np.zeros(0, np.int64), *(np.asarray(r, np.int64) for r in rows)])
     indptr = np.concatenate([[0], np.cumsum(lengths)])
-    counts = sparse.csr_matrix((np.ones(len(flat), np.float32), flat, indptr), (len(rows), width))
+    counts = sparse.csr_matrix((np.ones(len(flat), np.int32), flat, indptr), (len(rows), width))
     counts.sum_duplicates()
-    logs = counts.log1p().astype(np.float32)
-    return logs if as_sparse else logs.toarray()
+    steps = np.minimum(np.rint(np.log1p(counts.data) * LOG_COUNT_STEPS), 255).astype(np.uint8)
+    out = sparse.csr_matrix((steps, counts.indices, counts.indptr), counts.shape)
+    return out if as_sparse else out.toarray()
 
 
 def multi_hot(rows: Sequence[Sequence[int]], width: int, as_sparse: bool = False) -> Any:

@@ -63,11 +63,11 @@ def _models(kind: str) -> dict[str, object]:
 def fit_baselines(data: Prepared) -> Baselines:
     """Fit and score the linear and HistGradientBoosting baselines on the network's split."""
     out = Baselines()
-    compact = is_compact(data.x_train) or sparse.issparse(data.x_test)  # a bag of words
+    compact = is_compact(data.x_train)
     x_test = sparse.csr_matrix(data.x_test, dtype=np.float32) if compact else data.x_test
     y = np.concatenate([data.y_train, data.y_val])
     cells = len(y) * data.n_features
-    if compact:  # text (multi-hot or log counts): a sparse copy, never a dense float one
+    if compact:  # multi-hot text: a sparse copy, never a dense float one
         blocks = (data.x_train, data.x_val)
         x = sparse.vstack([sparse.csr_matrix(b, dtype=np.float32) for b in blocks])
     else:
