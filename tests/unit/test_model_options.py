@@ -89,6 +89,35 @@ def test_feature_scale_weights_the_inputs_inside_the_saved_network(tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), want, rtol=1e-5)
 
 
+def test_mirror_flips_images_at_random_in_training_only_and_survives_saving(tmp_path):
+    import keras
+
+    base = {"layers": 1, "units_1": 6, "learning_rate": 0.01, "optimizer": "adam"}
+    spec = ModelSpec("multiclass", 12, n_outputs=3, image_shape=(3, 4))
+    fresh_state(0)
+    mirrored, plain = build_model({**base, "mirror": True}, spec), build_model(base, spec)
+    plain.set_weights(mirrored.get_weights())  # the flip adds no weights
+    x = np.random.default_rng(0).random((64, 12)).astype(np.float32)
+    flipped = x.reshape(-1, 3, 4)[:, :, ::-1].reshape(64, 12)
+    as_is, other = plain.predict(x, verbose=0), plain.predict(flipped, verbose=0)
+    np.testing.assert_allclose(mirrored.predict(x, verbose=0), as_is, rtol=1e-5)  # inference
+    train = np.asarray(mirrored(x, training=True))
+    same = np.isclose(train, as_is, rtol=1e-4).all(1)
+    flip = np.isclose(train, other, rtol=1e-4).all(1)
+    assert (same | flip).all() and same.any() and flip.any()  # each row one or the other
+    mirrored.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), as_is, rtol=1e-5)
+
+
+def test_mirror_is_refused_for_inputs_that_are_not_images(tmp_path):
+    path = write_task(
+        tmp_path, "t", "regression", overrides={"space": {**SMALL_SPACE, "mirror": True}}
+    )
+    with pytest.raises(ConfigError, match="space.mirror.*not images"):
+        load_task(str(path), tmp_path)
+
+
 def test_word_pair_vocabulary_is_fitted_on_train_and_survives_json():
     texts = ["not good at all", "not good", "very good film", "not bad", "good film"]
     pre = TextPreprocessor.fit(texts, num_words=6, ngrams=2)

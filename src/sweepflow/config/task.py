@@ -245,6 +245,10 @@ def parse_task(raw: Any, source: str = "<memory>", default_name: str = "task") -
             "data.text_weights",
             f"nb weights need a binary task without cv ({why}); use text_weights: none",
         )
+    if space is not None and _has(space, "mirror") and data.name != "fashion_mnist":
+        raise ConfigError(
+            source, "space.mirror", "flips images left-right; this task's inputs are not images"
+        )
     if space is not None and _has(space, "class_weight") and kind == "regression":
         raise ConfigError(source, "space.class_weight", "weights classes; this task is regression")
     baselines = typed(source, "baselines", raw.get("baselines", True), bool)

@@ -28,6 +28,7 @@ class ModelSpec:
     target_scale: float = 1.0
     # per-input weights applied before the first layer (text nb ratios); None: inputs as they are
     feature_scale: np.ndarray | None = field(default=None, compare=False, repr=False)
+    image_shape: tuple[int, int] | None = None  # (height, width) of flattened image inputs
 
 
 @dataclass
@@ -117,6 +118,8 @@ def build_model(
     model.add(keras.Input(shape=(spec.n_features,), dtype="float32"))
     if spec.feature_scale is not None:  # a constant inside the saved model: serving needs it too
         model.add(keras.layers.Rescaling(spec.feature_scale, name="feature_scale"))
+    if params.get("mirror", False):
+        add_mirror(model, spec)
     for i, units in enumerate(layer_units(params), start=1):
         model.add(
             keras.layers.Dense(
@@ -152,6 +155,17 @@ def build_model(
     # slot leaves a small initialisation graph that TensorFlow keeps for the process's life.
     model.optimizer.build(model.trainable_variables)
     return model
+
+
+def add_mirror(model: keras.Sequential, spec: ModelSpec) -> None:
+    """Flattened images flipped left-right at random in training (Keras' RandomFlip; it passes
+    images through unchanged at inference)."""
+    if spec.image_shape is None:
+        raise ValueError("mirror: true needs image inputs (ModelSpec.image_shape)")
+    height, width = spec.image_shape
+    model.add(keras.layers.Reshape((height, width, 1), name="as_image"))
+    model.add(keras.layers.RandomFlip("horizontal", name="mirror"))
+    model.add(keras.layers.Flatten(name="flat"))
 
 
 def average_model(members: list[keras.Model], spec: ModelSpec) -> keras.Model:

@@ -47,7 +47,14 @@ def model_spec(data: Prepared) -> ModelSpec:
         data.target_offset,
         data.target_scale,
         data.feature_scale,
+        image_shape(data.preprocessor),
     )
+
+
+def image_shape(pre: Any) -> tuple[int, int] | None:
+    """(height, width) of a preprocessor's images; None for other inputs."""
+    shape = getattr(pre, "shape", None) if getattr(pre, "type", "") == "image" else None
+    return (int(shape[0]), int(shape[1])) if shape is not None and len(shape) == 2 else None
 
 
 def run_trial(

@@ -1,0 +1,106 @@
+"""What lifts a Dense net on fashion_mnist, on sweepflow's validation split; test unseen.
+
+    .venv/bin/python bench/experiments/fashion_inputs.py [--seeds 2] [--variants "a;b"]
+
+One set of params like the default search's best trials (quality.json: 2 layers of ~300-700
+units, Adam ~1e-3, batch 256, lr decay ~0.9; early stopping on val_accuracy, patience 6, ≤ 40
+epochs), then one change at a time: batch norm, wider + more dropout, training on the training
+rows plus their mirror images (a left-right flip: a shirt mirrored is still a shirt; also
+scoring each validation image as the mean of it and its mirror), or the space key `mirror`
+(each training image flipped or not at random, every epoch). Prints each network's
+validation accuracy and that of the mean of the seeds' probabilities.
+Figures: bench/results/experiments/fashion_inputs.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "src"))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+DATA = Path(os.environ.get("SWEEPFLOW_DATA_DIR", ROOT.parent / "shared" / "data"))
+BASE = {
+    "layers": 2, "units_1": 512, "units_2": 512, "dropout": 0.3, "learning_rate": 1e-3,
+    "optimizer": "adam", "batch_size": 256, "lr_decay": 0.9, "epochs": 40,
+}  # fmt: skip
+VARIANTS = {  # name → (params changed, train on mirrors too)
+    "base": ({}, False),
+    "batch norm": ({"batch_norm": True}, False),
+    "2 x 1024 dropout 0.4": ({"units_1": 1024, "units_2": 1024, "dropout": 0.4}, False),
+    "3 layers of 512": ({"layers": 3, "units_3": 512}, False),
+    "+ mirrored rows": ({}, True),  # also prints the score with mirrored scoring
+    # space key mirror: a RandomFlip layer flips each training image or not, at random; one
+    # pass over the rows per epoch where "+ mirrored rows" makes two, hence the longer budget
+    "mirror layer, <= 80 epochs": ({"mirror": True, "epochs": 80}, False),
+}
+
+
+def mirror(x: np.ndarray) -> np.ndarray:
+    """Flattened 28 × 28 images flipped left to right."""
+    return x.reshape(-1, 28, 28)[:, :, ::-1].reshape(len(x), -1)
+
+
+def main() -> None:
+    """Train each variant with each seed; print and save validation accuracies."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--variants", default="", help="names separated by ; (default: all)")
+    ap.add_argument("--out", default=str(ROOT / "bench/results/experiments/fashion_inputs.json"))
+    args = ap.parse_args()
+    from sweepflow.config.monitor import Monitor
+    from sweepflow.config.task import load_task
+    from sweepflow.data.compact import predict_scores
+    from sweepflow.data.prepare import prepare
+    from sweepflow.model.network import build_model, fit, fresh_state
+    from sweepflow.model.trial import model_spec
+
+    data = prepare(load_task(str(ROOT / "search_spaces" / "fashion_mnist.yaml"), DATA), DATA)
+    spec, y_va = model_spec(data), data.y_val.ravel()
+    x_tr, y_tr, x_va = data.x_train, data.y_train, data.x_val
+    chosen = [v for v in args.variants.split(";") if v]
+    results = {}
+    for name, (change, mirrored) in VARIANTS.items():
+        if chosen and name not in chosen:
+            continue
+        params = {**BASE, **change}
+        train = ([x_tr, mirror(x_tr)], [y_tr, y_tr]) if mirrored else (x_tr, y_tr)
+        scores, singles, both = [], [], []
+        for seed in range(args.seeds):
+            fresh_state(3000 + seed)
+            start = time.perf_counter()
+            model = build_model(params, spec)
+            got = fit(
+                model, params, train, (x_va, data.y_val), patience=6,
+                monitor=Monitor("val_accuracy", "max"),
+            )  # fmt: skip
+            s = predict_scores(model, x_va)
+            scores.append(s)
+            singles.append(float((s.argmax(1) == y_va).mean()))
+            mean = float((np.mean(scores, 0).argmax(1) == y_va).mean())
+            tta = ""
+            if mirrored:  # each validation image scored as the mean of it and its mirror
+                both.append((s + predict_scores(model, mirror(x_va))) / 2)
+                tta = f", mirrored scoring {float((both[-1].argmax(1) == y_va).mean()):.4f}"
+            print(
+                f"{name}: seed {seed} val_acc {singles[-1]:.4f} mean of {len(scores)} {mean:.4f}"
+                f"{tta}"
+                f" (best epoch {got.best_epoch}/{got.epochs_run}, "
+                f"{time.perf_counter() - start:.0f} s)",
+                flush=True,
+            )
+        results[name] = {"single": singles, "mean_of_all": mean}
+        if both:
+            results[name]["mirrored_scoring"] = [float((b.argmax(1) == y_va).mean()) for b in both]
+        Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
