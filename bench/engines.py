@@ -45,8 +45,9 @@ DEFAULT_ENGINES = [
     "plain optuna + KerasPruningCallback",
 ]
 # Budget per run (seconds) and the test metric "time to target" is measured against: the issue's
-# 15 min on imdb and fashion_mnist; carseats' 300 s is about 40 of its trials.
-TASKS = {"carseats": (300.0, 1.0), "imdb": (900.0, 0.89), "fashion_mnist": (900.0, 0.89)}
+# 15 min on imdb and fashion_mnist; carseats' 300 s is about 40 of its trials. imdb's 0.91:
+# its chi² + NB inputs (2026-12-01) put a good trial's test accuracy at ~0.91-0.915.
+TASKS = {"carseats": (300.0, 1.0), "imdb": (900.0, 0.91), "fashion_mnist": (900.0, 0.90)}
 
 
 def better(kind: str) -> Callable[[float, float], bool]:
