@@ -6,9 +6,10 @@ One set of params like the default search's best trials (quality.json: 2 layers 
 units, Adam ~1e-3, batch 256, lr decay ~0.9; early stopping on val_accuracy, patience 6, ≤ 40
 epochs), then one change at a time: batch norm, wider + more dropout, training on the training
 rows plus their mirror images (a left-right flip: a shirt mirrored is still a shirt; also
-scoring each validation image as the mean of it and its mirror), or the space key `mirror`
-(each training image flipped or not at random, every epoch). Prints each network's
-validation accuracy and that of the mean of the seeds' probabilities.
+scoring each validation image as the mean of it and its mirror): what the space key `mirror`
+does. (A first `mirror`, a RandomFlip layer flipping each image or not at random, was run from
+commit 3325b7c as `--variants "mirror layer, <= 80 epochs"`: mirror true, ≤ 80 epochs.)
+Prints each network's validation accuracy and that of the mean of the seeds' probabilities.
 Figures: bench/results/experiments/fashion_inputs.md.
 """
 
@@ -37,9 +38,6 @@ VARIANTS = {  # name → (params changed, train on mirrors too)
     "2 x 1024 dropout 0.4": ({"units_1": 1024, "units_2": 1024, "dropout": 0.4}, False),
     "3 layers of 512": ({"layers": 3, "units_3": 512}, False),
     "+ mirrored rows": ({}, True),  # also prints the score with mirrored scoring
-    # space key mirror: a RandomFlip layer flips each training image or not, at random; one
-    # pass over the rows per epoch where "+ mirrored rows" makes two, hence the longer budget
-    "mirror layer, <= 80 epochs": ({"mirror": True, "epochs": 80}, False),
 }
 
 

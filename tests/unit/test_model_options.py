@@ -89,25 +89,32 @@ def test_feature_scale_weights_the_inputs_inside_the_saved_network(tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), want, rtol=1e-5)
 
 
-def test_mirror_flips_images_at_random_in_training_only_and_survives_saving(tmp_path):
+def test_mirror_trains_each_epoch_on_every_image_and_its_mirror():
+    from sweepflow.model.network import mirrored_blocks
+
+    x = np.random.default_rng(0).random((10, 12)).astype(np.float32)
+    y = np.arange(10) % 3
+    flipped = x.reshape(-1, 3, 4)[:, :, ::-1].reshape(10, 12)
+    batches = CompactBatches(*mirrored_blocks([x], [y], (3, 4)), 4, shuffle=True)
+    assert len(batches) == 5  # 20 rows a epoch: each image and its mirror
+    seen = np.concatenate([batches[i][0] for i in range(len(batches))])
+    labels = np.concatenate([batches[i][1] for i in range(len(batches))])
+    want = np.concatenate([x, flipped])
+    order = np.lexsort(seen.T[::-1])
+    np.testing.assert_array_equal(seen[order], want[np.lexsort(want.T[::-1])])
+    np.testing.assert_array_equal(np.sort(labels), np.sort(np.concatenate([y, y])))
+    params = {"layers": 1, "units_1": 4, "learning_rate": 0.01, "optimizer": "adam"}
+    params |= {"batch_size": 4, "epochs": 2, "mirror": True}
+    spec = ModelSpec("multiclass", 12, n_outputs=3)
     import keras
 
-    base = {"layers": 1, "units_1": 6, "learning_rate": 0.01, "optimizer": "adam"}
-    spec = ModelSpec("multiclass", 12, n_outputs=3, image_shape=(3, 4))
-    fresh_state(0)
-    mirrored, plain = build_model({**base, "mirror": True}, spec), build_model(base, spec)
-    plain.set_weights(mirrored.get_weights())  # the flip adds no weights
-    x = np.random.default_rng(0).random((64, 12)).astype(np.float32)
-    flipped = x.reshape(-1, 3, 4)[:, :, ::-1].reshape(64, 12)
-    as_is, other = plain.predict(x, verbose=0), plain.predict(flipped, verbose=0)
-    np.testing.assert_allclose(mirrored.predict(x, verbose=0), as_is, rtol=1e-5)  # inference
-    train = np.asarray(mirrored(x, training=True))
-    same = np.isclose(train, as_is, rtol=1e-4).all(1)
-    flip = np.isclose(train, other, rtol=1e-4).all(1)
-    assert (same | flip).all() and same.any() and flip.any()  # each row one or the other
-    mirrored.save(tmp_path / "m.keras")
-    loaded = keras.models.load_model(tmp_path / "m.keras")
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), as_is, rtol=1e-5)
+    steps = []
+    count = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: steps.append(b))
+    model = build_model(params, spec)
+    got = fit(model, params, (x, y), (x, y), patience=2, callbacks=[count], image_shape=(3, 4))
+    assert got.epochs_run == 2 and len(steps) == 2 * 5  # 20 rows in batches of 4, twice
+    with pytest.raises(ValueError, match="mirror: true needs image inputs"):
+        fit(build_model(params, spec), params, (x, y), (x, y), patience=2)
 
 
 def test_mirror_is_refused_for_inputs_that_are_not_images(tmp_path):

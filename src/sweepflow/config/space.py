@@ -25,7 +25,7 @@ HYPERPARAMETERS: dict[str, type] = {
     "batch_norm": bool,  # optional: batch normalisation after each hidden Dense layer
     "lr_decay": float,  # optional: learning rate × lr_decay after every epoch (1 = constant)
     "class_weight": str,  # optional (classification): none | balanced (weights ∝ 1 / class size)
-    "mirror": bool,  # optional (images): train on each image or its left-right mirror, at random
+    "mirror": bool,  # optional (images): each epoch trains on every image and its mirror image
 }
 LIMITS = {"layers": 32, "units": 65_536, "batch_size": 1_048_576, "epochs": 100_000}
 REQUIRED = ("layers", "units", "learning_rate", "optimizer", "batch_size", "epochs")

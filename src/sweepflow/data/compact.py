@@ -73,3 +73,20 @@ def predict_scores(model: keras.Model, x: Any, batch_size: int = 1024) -> np.nda
         for i in range(0, rows, batch_size)
     ]
     return np.concatenate(chunks)
+
+
+class Mirrored:
+    """Flattened images seen mirrored left-right, row by row as they are indexed (no copy)."""
+
+    def __init__(self, x: np.ndarray, image_shape: tuple[int, int]) -> None:
+        height, width = image_shape
+        if x.ndim != 2 or x.shape[1] != height * width:
+            raise ValueError(f"rows of {x.shape[1:]} are not flattened {height} x {width} images")
+        self.x, self.height, self.width = x, height, width
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, rows: Any) -> np.ndarray:
+        block = self.x[rows].reshape(-1, self.height, self.width)[:, :, ::-1]
+        return block.reshape(len(block), self.height * self.width)

@@ -22,6 +22,7 @@ from sweepflow.config.space import (
     unit_names,
 )
 from sweepflow.config.task import TaskConfig
+from sweepflow.data.compact import CompactBatches
 from sweepflow.engines import Candidate, Recorder, SearchSummary
 from sweepflow.errors import failure_reason
 from sweepflow.model.network import (
@@ -29,6 +30,7 @@ from sweepflow.model.network import (
     build_model,
     fit_class_weights,
     fresh_state,
+    mirrored_blocks,
     prebuild,
     score_callbacks,
     stopping_callbacks,
@@ -87,7 +89,14 @@ class DenseHyperModel(kt.HyperModel):
         if weights:
             kwargs["class_weight"] = weights
         prebuild(model, x, y)
-        return model.fit(*args, batch_size=int(hp.get("batch_size")), **kwargs)
+        batch_size = int(hp.get("batch_size"))
+        if hp_params(self.space, hp).get("mirror", False):  # each image and its mirror, as fit
+            blocks = mirrored_blocks([x], [y], self.spec.image_shape)
+            kwargs.pop("x", None)
+            kwargs.pop("y", None)
+            feed = CompactBatches(*blocks, batch_size, shuffle=True)
+            return model.fit(feed, **kwargs)
+        return model.fit(*args, batch_size=batch_size, **kwargs)
 
 
 def tracked_tuner_class(base: type[kt.Tuner]) -> type[kt.Tuner]:

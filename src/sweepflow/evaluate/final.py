@@ -76,7 +76,10 @@ def final_evaluate(
         keras.utils.set_random_seed(m.seed)
         name = "sweepflow_dense" if len(members) == 1 else f"member_{i}"
         network = build_model(m.params, spec, name=name)
-        fit(network, m.params, train, None, patience=1, epochs=m.epochs, verbose=verbose)
+        fit(
+            network, m.params, train, None, patience=1, epochs=m.epochs, verbose=verbose,
+            image_shape=spec.image_shape,
+        )  # fmt: skip
         networks.append(network)
     model = average_model(networks, spec)
     scores = predict_scores(model, data.x_test)

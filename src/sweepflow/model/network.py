@@ -13,7 +13,7 @@ import numpy as np
 from sweepflow.config.kinds import F1_OBJECTIVES, KINDS
 from sweepflow.config.monitor import VAL_LOSS, Monitor
 from sweepflow.config.space import unit_names
-from sweepflow.data.compact import CompactBatches, is_compact, predict_scores
+from sweepflow.data.compact import CompactBatches, Mirrored, is_compact, predict_scores
 from sweepflow.model.metrics import class_weights, validation_scores
 
 
@@ -118,8 +118,6 @@ def build_model(
     model.add(keras.Input(shape=(spec.n_features,), dtype="float32"))
     if spec.feature_scale is not None:  # a constant inside the saved model: serving needs it too
         model.add(keras.layers.Rescaling(spec.feature_scale, name="feature_scale"))
-    if params.get("mirror", False):
-        add_mirror(model, spec)
     for i, units in enumerate(layer_units(params), start=1):
         model.add(
             keras.layers.Dense(
@@ -155,17 +153,6 @@ def build_model(
     # slot leaves a small initialisation graph that TensorFlow keeps for the process's life.
     model.optimizer.build(model.trainable_variables)
     return model
-
-
-def add_mirror(model: keras.Sequential, spec: ModelSpec) -> None:
-    """Flattened images flipped left-right at random in training (Keras' RandomFlip; it passes
-    images through unchanged at inference)."""
-    if spec.image_shape is None:
-        raise ValueError("mirror: true needs image inputs (ModelSpec.image_shape)")
-    height, width = spec.image_shape
-    model.add(keras.layers.Reshape((height, width, 1), name="as_image"))
-    model.add(keras.layers.RandomFlip("horizontal", name="mirror"))
-    model.add(keras.layers.Flatten(name="flat"))
 
 
 def average_model(members: list[keras.Model], spec: ModelSpec) -> keras.Model:
@@ -261,12 +248,15 @@ def fit(
     verbose: int = 0,
     monitor: Monitor = VAL_LOSS,
     objective: str | None = None,
+    image_shape: tuple[int, int] | None = None,
 ) -> FitResult:
     """Train with early stopping on `monitor` (best weights restored); NaN loss ends the run.
 
     `train` may hold lists of row blocks (train + val for the final model, never concatenated);
     compact (uint8/bool) inputs are fed through `CompactBatches`. An F1 `objective` is scored
     on the validation rows each epoch; `class_weight: balanced` in params weights the loss.
+    `mirror: true` in params (images of `image_shape`) trains each epoch on every image and its
+    left-right mirror, flipped batch by batch (no copy).
     """
     own = score_callbacks(objective, validation)
     own += stopping_callbacks(params, patience if validation is not None else None, monitor)
@@ -280,8 +270,11 @@ def fit(
     weights = fit_class_weights(params, ys)
     if weights:
         run["class_weight"] = weights
-    if is_compact(xs):
+    mirror = bool(params.get("mirror", False))
+    if mirror or is_compact(xs):
         blocks = (list(xs), list(ys)) if isinstance(xs, list | tuple) else ([xs], [ys])
+        if mirror:
+            blocks = mirrored_blocks(*blocks, image_shape)
         val = None
         if validation is not None:
             val = CompactBatches([validation[0]], [validation[1]], batch_size, shuffle=False)
@@ -298,6 +291,15 @@ def fit(
             xs, ys, validation_data=validation, batch_size=batch_size, verbose=verbose, **run
         ).history
     return summarize_history(history, monitor=monitor)
+
+
+def mirrored_blocks(
+    xs: list[Any], ys: list[Any], image_shape: tuple[int, int] | None
+) -> tuple[list[Any], list[Any]]:
+    """Row blocks plus, for each, a view of its flattened images mirrored left-right."""
+    if image_shape is None:
+        raise ValueError("mirror: true needs image inputs (their height and width)")
+    return xs + [Mirrored(x, image_shape) for x in xs], ys + ys
 
 
 def prebuild(model: keras.Model, xs: Any, ys: Any) -> None:

@@ -85,6 +85,7 @@ def run_trial(
             verbose=verbose,
             monitor=monitor,
             objective=objective,
+            image_shape=image_shape(data.preprocessor),
         )
     except Exception as exc:  # one bad configuration (OOM, invalid shape…) must not end the study
         reason = failure_reason(exc)
