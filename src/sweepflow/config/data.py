@@ -12,7 +12,7 @@ SOURCES = ("csv", "sklearn", "keras")
 SCALINGS = ("quantile", "standard", "minmax", "none")
 TEXT_WEIGHTS = ("none", "nb")
 TERM_SELECTIONS = ("frequency", "chi2")
-TERM_VALUES = ("binary", "log_count")  # as data/preprocess.py's TERM_VALUES
+TERM_VALUES = ("binary", "log_count")  # what a text input holds per term (preprocess.term_matrix)
 DATASETS = {  # the named datasets of each non-CSV source
     "sklearn": ("diabetes", "breast_cancer", "digits", "wine", "iris"),
     "keras": ("boston_housing", "fashion_mnist", "imdb", "reuters"),

@@ -20,7 +20,8 @@ def is_compact(x: Any) -> bool:
 
 
 class CompactBatches(keras.utils.PyDataset):
-    """Batches of compact matrices (one or several row blocks), still uint8 / bool.
+    """Batches of compact matrices (one or several row blocks), still uint8 / bool; the blocks
+    may also be any row-indexable arrays, such as `Mirrored` image views.
 
     No float32 copy and no tf.data copy of the whole matrix: each batch is cast to float32 by
     the model's float32 input inside the graph, and tf.data's prefetch buffer holds small
@@ -60,7 +61,7 @@ class CompactBatches(keras.utils.PyDataset):
 
 def predict_scores(model: keras.Model, x: Any, batch_size: int = 1024) -> np.ndarray:
     """Network outputs; compact matrices go in one uint8 batch at a time (cast in the graph),
-    a sparse one (uint8 multi-hot or float32 log counts) densified a batch at a time."""
+    a sparse one (multi-hot or log-count text) densified a batch at a time."""
     rows = x.shape[0]
     if not sparse.issparse(x) and (not is_compact(x) or rows <= batch_size):
         return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
