@@ -154,6 +154,9 @@ def test_log_count_inputs_hold_log1p_of_each_words_count_and_round_trip(tmp_path
     np.testing.assert_allclose(
         predict_scores(model, many), predict_scores(model, many.toarray()), rtol=1e-5
     )
+    from sweepflow.evaluate.baselines import fit_baselines  # the log counts, sparse
+
+    assert set(fit_baselines(data).metrics) == {"linear"}  # HistGB skips text
     plain = build_model(params, model_spec(binary))  # the same weights without the scale
     plain.set_weights(model.get_weights())
     np.testing.assert_allclose(

@@ -21,6 +21,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sweepflow.config.kinds import KINDS
 from sweepflow.data.compact import is_compact
 from sweepflow.data.prepare import Prepared
+from sweepflow.data.preprocess import LOG_COUNT_STEPS
 from sweepflow.model.metrics import test_metrics
 
 log = logging.getLogger("sweepflow.baselines")
@@ -64,12 +65,14 @@ def fit_baselines(data: Prepared) -> Baselines:
     """Fit and score the linear and HistGradientBoosting baselines on the network's split."""
     out = Baselines()
     compact = is_compact(data.x_train)
-    x_test = sparse.csr_matrix(data.x_test, dtype=np.float32) if compact else data.x_test
+    # log-count text: the log counts themselves, not their uint8 steps (the network divides too)
+    step = 1 / LOG_COUNT_STEPS if getattr(data.preprocessor, "values", "") == "log_count" else 1
+    x_test = sparse.csr_matrix(data.x_test, dtype=np.float32) * step if compact else data.x_test
     y = np.concatenate([data.y_train, data.y_val])
     cells = len(y) * data.n_features
     if compact:  # multi-hot text: a sparse copy, never a dense float one
         blocks = (data.x_train, data.x_val)
-        x = sparse.vstack([sparse.csr_matrix(b, dtype=np.float32) for b in blocks])
+        x = sparse.vstack([sparse.csr_matrix(b, dtype=np.float32) for b in blocks]) * step
     else:
         x = np.concatenate([data.x_train, data.x_val])
     for name, model in _models(data.kind).items():
