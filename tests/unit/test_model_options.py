@@ -1,4 +1,4 @@
-"""Space keys l2 / batch_norm, word-pair vocabularies, compact uint8 batches, tracking off."""
+"""Space keys l2, batch_norm, mirror; word-pair vocabularies; compact batches; tracking off."""
 
 from __future__ import annotations
 
