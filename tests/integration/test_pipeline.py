@@ -128,8 +128,10 @@ def test_predict_labels_cut_off():
     assert predict_labels("multiclass", np.array([[0.1, 0.7, 0.2]])).tolist() == [1]
 
 
-def test_reuters_format_end_to_end_predicts_on_raw_token_lists(tmp_path):
-    """TASK=reuters runs through the same loader: a generated .npz in the Keras format."""
+@pytest.mark.parametrize("values", ["binary", "log_count"])
+def test_reuters_format_end_to_end_predicts_on_raw_token_lists(tmp_path, values):
+    """TASK=reuters runs through the same loader: a generated .npz in the Keras format; the
+    champion scores raw token lists as the final evaluation did, 0/1 or log-count inputs."""
     rng = np.random.default_rng(1)
     labels = np.arange(150) % 3
     seqs = np.empty(150, dtype=object)
@@ -143,7 +145,7 @@ def test_reuters_format_end_to_end_predicts_on_raw_token_lists(tmp_path):
         "tiny_reuters",
         "multiclass",
         overrides={
-            "data": {"source": "keras", "name": "reuters", "num_words": 200},
+            "data": {"source": "keras", "name": "reuters", "num_words": 200, "term_values": values},
         },
     )
     store = Store(tmp_path / "store")
