@@ -297,27 +297,31 @@ def term_matrix(
         return multi_hot(rows, width, as_sparse)
     if values != "log_count":
         raise ValueError(f"unknown term values {values!r}; use one of {TERM_VALUES}")
-    lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
-    flat = np.concatenate([np.zeros(0, np.int64), *(np.asarray(r, np.int64) for r in rows)])
-    indptr = np.concatenate([[0], np.cumsum(lengths)])
-    counts = sparse.csr_matrix((np.ones(len(flat), np.int32), flat, indptr), (len(rows), width))
-    counts.sum_duplicates()
+    counts = count_matrix(rows, width)
     steps = np.minimum(np.rint(np.log1p(counts.data) * LOG_COUNT_STEPS), 255).astype(np.uint8)
     out = sparse.csr_matrix((steps, counts.indices, counts.indptr), counts.shape)
     return out if as_sparse else out.toarray()
 
 
+def count_matrix(rows: Sequence[Sequence[int]], width: int) -> sparse.csr_matrix:
+    """Rows of indices (repeats allowed) → a (n, width) CSR matrix of int32 counts."""
+    lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+    flat = np.concatenate([np.zeros(0, np.int64), *(np.asarray(r, np.int64) for r in rows)])
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    out = sparse.csr_matrix((np.ones(len(flat), np.int32), flat, indptr), (len(rows), width))
+    out.sum_duplicates()
+    return out
+
+
 def multi_hot(rows: Sequence[Sequence[int]], width: int, as_sparse: bool = False) -> Any:
     """Rows of indices (repeats allowed) → a (n, width) uint8 0/1 matrix (CSR if `as_sparse`)."""
-    lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
-    flat = np.zeros(0, dtype=np.int64)
-    if lengths.sum():
-        flat = np.concatenate([np.asarray(r, dtype=np.int64) for r in rows if len(r)])
     if as_sparse:  # a few % of a dense matrix: the held-out split, only ever read in batches
-        indptr = np.concatenate([[0], np.cumsum(lengths)])
-        out = sparse.csr_matrix((np.ones(len(flat), np.int32), flat, indptr), (len(rows), width))
-        out.sum_duplicates()
-        return sparse.csr_matrix((np.ones(out.nnz, np.uint8), out.indices, out.indptr), out.shape)
+        counts = count_matrix(rows, width)
+        return sparse.csr_matrix(
+            (np.ones(counts.nnz, np.uint8), counts.indices, counts.indptr), counts.shape
+        )
+    lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+    flat = np.concatenate([np.zeros(0, np.int64), *(np.asarray(r, np.int64) for r in rows)])
     out = np.zeros((len(rows), width), dtype=np.uint8)
     out[np.repeat(np.arange(len(rows)), lengths), flat] = 1
     return out
