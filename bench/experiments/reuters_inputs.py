@@ -34,21 +34,10 @@ PARAMS = {
 }  # fmt: skip
 
 
-def counts(rows: list[list[int]], width: int):
-    """Word counts of index rows as a CSR matrix (n, width)."""
-    from scipy import sparse
-
-    indptr = np.cumsum([0] + [len(r) for r in rows])
-    cols = np.fromiter((i for r in rows for i in r), dtype=np.int64, count=int(indptr[-1]))
-    data = np.ones(len(cols), dtype=np.float32)
-    m = sparse.csr_matrix((data, cols, indptr), shape=(len(rows), width))
-    m.sum_duplicates()
-    return m
-
-
 def split(cfg):
     """Sweepflow's reuters training/validation rows over the whole vocabulary, and their labels."""
     from sweepflow.data import sources
+    from sweepflow.data.preprocess import count_matrix
     from sweepflow.data.split import encode_labels, split_rows, subsample
 
     d = cfg.data
@@ -57,7 +46,7 @@ def split(cfg):
     x_all, y_all = [x_all[i] for i in keep], np.asarray(y_all)[keep]
     y_all, _ = encode_labels(y_all, cfg.kind, where)
     tr, va = split_rows(len(y_all), d.val_fraction, d.split_seed, y_all, where)
-    c = counts(x_all, ALL_WORDS)
+    c = count_matrix(x_all, ALL_WORDS).astype(np.float32)
     return c[tr], y_all[tr], c[va], y_all[va]
 
 
