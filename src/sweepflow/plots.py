@@ -23,11 +23,11 @@ def learning_curve(
 ) -> Path:
     """Train vs validation loss (and the first metric) per epoch; the restored epoch marked.
 
-    Drawn once per trial, so kept cheap: a bare Figure (no pyplot state), fixed margins
-    instead of tight_layout, at most 5 ticks an axis (tick labels are most of the drawing
-    time) and point markers only on short curves.
+    Drawn for each of a search's best trials, so kept cheap: a bare Figure (no pyplot state),
+    fixed margins instead of tight_layout, at most 5 ticks an axis (tick labels are most of
+    the drawing time) and point markers only on short curves.
     """
-    metrics = [k for k in history if not k.startswith("val_") and k != "loss"]
+    metrics = [k for k in history if k != "loss" and f"val_{k}" in history]
     panels = [("loss", "val_loss")] + [(m, f"val_{m}") for m in metrics[:1]]
     fig = Figure(figsize=(5 * len(panels), 3.6))
     axes = fig.subplots(1, len(panels), squeeze=False)

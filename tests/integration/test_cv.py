@@ -66,6 +66,11 @@ def test_cv_trials_average_their_nested_fold_runs(tmp_path):
     for trial in children:
         folds = client.search_runs([exp], f"tags.mlflow.parentRunId = '{trial.info.run_id}'")
         assert sorted(int(f.data.tags["fold"]) for f in folds) == [1, 2, 3]
+        # a cv trial's curves are its folds': each fold run of a best trial gets the PNG
+        assert not client.list_artifacts(trial.info.run_id, "plots")
+        for f in folds:
+            plots = [a.path for a in client.list_artifacts(f.info.run_id, "plots")]
+            assert plots == ["plots/learning_curve.png"]
         fold_values = [f.data.metrics["final_val_mae"] for f in folds]
         curves = fold_curves(client, exp, trial.info.run_id)
         n = max(len(c) for c in curves)

@@ -71,7 +71,9 @@ def test_tune_end_to_end_for_each_kind(tmp_path, kind, headline, extra):
             steps = [m.step for m in client.get_metric_history(child.info.run_id, key)]
             assert steps == list(range(1, epochs + 1))
         files = [a.path for a in client.list_artifacts(child.info.run_id, "plots")]
-        assert files == ["plots/learning_curve.png"]
+        # the PNG is drawn for the 3 best completed trials: here every completed one
+        png = child.data.tags["state"] == "complete"
+        assert files == (["plots/learning_curve.png"] if png else [])
 
     champion = client.get_model_version_by_alias(task, "champion")
     assert str(champion.version) == "1" and champion.run_id == parent.info.run_id
@@ -189,6 +191,28 @@ def test_ensemble_final_model_is_registered_as_one_model_that_averages_its_membe
     data = prepare(load_task(str(yaml_path), tmp_path), tmp_path / "spaces")
     recomputed = score_from_champion(task, data, store.mlflow_uri)
     assert recomputed == pytest.approx(parent.data.metrics["test_accuracy"], abs=1e-5)
+
+
+@pytest.mark.parametrize(("final", "drawn"), [(None, 3), ({"ensemble": 4, "members": "top"}, 4)])
+def test_learning_curve_pngs_are_drawn_for_the_best_trials_only(tmp_path, final, drawn):
+    task = "curves"
+    overrides = {"search": {"trials": 5, "seed": 3, "pruner": "none"}}
+    if final:
+        overrides["final"] = final
+    yaml_path = write_task(tmp_path / "spaces", task, "regression", overrides=overrides)
+    store = Store(tmp_path / "store")
+    tune(str(yaml_path), store=str(store.root), data_dir=str(tmp_path / "spaces"))
+
+    client = MlflowClient(store.mlflow_uri, registry_uri=store.mlflow_uri)
+    _, trials = runs_of(client, task)
+    assert len(trials) == 5 and all(t.data.tags["state"] == "complete" for t in trials)
+    ranked = sorted(trials, key=lambda t: t.data.metrics["final_val_mae"])
+    for place, trial in enumerate(ranked):
+        files = [a.path for a in client.list_artifacts(trial.info.run_id, "plots")]
+        assert files == (["plots/learning_curve.png"] if place < drawn else []), place
+    # every trial keeps its per-epoch curves in its run's metrics
+    for trial in trials:
+        assert len(client.get_metric_history(trial.info.run_id, "val_loss")) >= 1
 
 
 def test_average_model_outputs_the_mean_of_its_members():

@@ -84,6 +84,25 @@ def describe_search(cfg: TaskConfig, data: Prepared, tracker: Tracker, session: 
         log.info("%s: training data not recorded as an MLflow input: %s", cfg.name, exc)
 
 
+CURVE_TRIALS = 3  # learning-curve PNGs for the 3 best trials (and every final-model member)
+
+
+def curves(cfg: TaskConfig) -> int:
+    """How many of the best trials get a learning-curve PNG once the search is done."""
+    return max(CURVE_TRIALS, cfg.final.ensemble if cfg.final.members == "top" else 1)
+
+
+def draw_curves(
+    cfg: TaskConfig, tracker: Tracker, session: Session, summary: SearchSummary
+) -> None:
+    """Learning-curve PNGs of the best trials (a figure is a nicety: never fail a search on it)."""
+    best = [c.number for c in summary.candidates(curves(cfg))]
+    try:
+        tracker.draw_learning_curves(session.experiment_id, session.parent_run_id, best)
+    except Exception as exc:
+        log.info("%s: learning curves of trials %s not drawn: %s", cfg.name, best, exc)
+
+
 def run_search(
     cfg: TaskConfig,
     data: Prepared,
@@ -111,6 +130,7 @@ def run_search(
                 tracker.log_files(parent, [space_file])
             summary = drive(engine, cfg, recorder, Path(tmp))
             tracker.log_files(parent, summary.figures, "plots")
+        draw_curves(cfg, tracker, session, summary)
     except BaseException as exc:
         if not isinstance(exc, Exception):  # Ctrl-C, SIGTERM/SIGHUP, a library's stop signal
             interrupted(tracker, parent, type(exc).__name__)
