@@ -1,0 +1,122 @@
+"""TensorFlow's graph optimiser (Grappler) on sweepflow's small networks: on vs off, per fit.
+
+Each new network's first epoch traces its train and test steps and hands the graphs to
+Grappler, TensorFlow's graph optimiser, before running them: most of a small trial's fixed
+cost (bench/results/fixed_cost.md). Turning Grappler's meta-optimiser off
+(`tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})`) skips that
+pass. Alternating in one process (A B A B …, a warm-up fit first), the same network on a
+task's real training rows: the first epoch's seconds (tracing, optimising, running) and the
+steady epochs' after it. Writes bench/results/experiments/trace_cost.*.
+
+    .venv/bin/python bench/experiments/trace_cost.py [--tasks carseats imdb] [--pairs 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: common.py
+from common import ENV, ROOT, data_dir, machine, now, save_json, write_report  # noqa: E402
+
+PARAMS = {"layers": 2, "units_1": 64, "units_2": 32, "learning_rate": 1e-3, "optimizer": "adam"}
+SETTINGS = ("grappler on (default)", "grappler off")
+
+
+def one_fit(data, grappler: bool, epochs: int, batch: int) -> dict:
+    """Build, compile and fit once through sweepflow's `fit`; first and steady epoch seconds."""
+    import keras
+    import tensorflow as tf
+
+    from sweepflow.model.network import build_model, fit, fresh_state
+    from sweepflow.model.trial import model_spec
+
+    class Clock(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            times.append(time.perf_counter() - self.t)
+
+    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": not grappler})
+    times: list[float] = []
+    fresh_state(0)
+    start = time.perf_counter()
+    params = {**PARAMS, "batch_size": batch, "epochs": epochs}
+    model = build_model(params, model_spec(data))
+    built = time.perf_counter() - start
+    got = fit(
+        model,
+        params,
+        (data.x_train, data.y_train),
+        (data.x_val, data.y_val),
+        patience=epochs,
+        callbacks=[Clock()],
+    )
+    return {
+        "build_s": built,
+        "first_s": times[0],
+        "steady_s": statistics.median(times[1:]),
+        "fit_s": time.perf_counter() - start,
+        "best_val_loss": min(got.history["val_loss"]),
+    }
+
+
+def main() -> None:
+    """Alternate the two settings on each task and write the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="*", default=["carseats", "imdb"])
+    parser.add_argument("--pairs", type=int, default=4)
+    args = parser.parse_args()
+    os.environ.update(ENV)
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    from sweepflow.config.task import load_task
+    from sweepflow.data.prepare import prepare
+
+    results = {}
+    for task in args.tasks:
+        data = prepare(load_task(task, ROOT / "search_spaces"), data_dir())
+        epochs, batch = (12, 32) if len(data.y_train) < 5000 else (4, 256)
+        one_fit(data, True, 2, batch)  # warm-up: TensorFlow's own first-use costs
+        runs: dict[str, list[dict]] = {s: [] for s in SETTINGS}
+        for _ in range(args.pairs):
+            for setting in SETTINGS:
+                runs[setting].append(one_fit(data, setting == SETTINGS[0], epochs, batch))
+        results[task] = runs
+        print(task, runs, flush=True)
+    save_json("experiments/trace_cost", {"machine": machine(), "when": now(), "runs": results})
+    lines = [
+        "# Grappler (TensorFlow's graph optimiser) on vs off, per fit",
+        "",
+        f"{machine()}; {now()}. Same network ({PARAMS}) through sweepflow's `fit`, alternating "
+        "on, off per pair, medians; ratio = off ÷ on, pair by pair. Command: "
+        "`.venv/bin/python bench/experiments/trace_cost.py`.",
+        "",
+        "| task | setting | first epoch s | steady epoch s | best val_loss | first ratio "
+        "| steady ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for task, runs in results.items():
+        on = runs[SETTINGS[0]]
+        for key in SETTINGS:
+            rows = runs[key]
+            ratios = ["", ""]
+            if key != SETTINGS[0]:
+                for i, part in enumerate(("first_s", "steady_s")):
+                    r = [b[part] / a[part] for a, b in zip(on, rows, strict=True)]
+                    ratios[i] = f"{statistics.median(r):.2f} ({', '.join(f'{x:.2f}' for x in r)})"
+            lines.append(
+                f"| {task} | {key} | {statistics.median(r['first_s'] for r in rows):.2f} | "
+                f"{statistics.median(r['steady_s'] for r in rows):.3f} | "
+                f"{statistics.median(r['best_val_loss'] for r in rows):.4f} | "
+                f"{ratios[0]} | {ratios[1]} |"
+            )
+    write_report("experiments/trace_cost.md", lines)
+
+
+if __name__ == "__main__":
+    main()
