@@ -6,7 +6,9 @@ cost is its run's duration minus its epochs at the steady epoch time (bench/comm
 fixed_cost); the profile then says which parts of the code the time outside the epochs went
 to: fresh state (clear_session, gc), build + compile, the first train step's tracing and the
 other one-off work inside `fit`, validation scoring, the trial's MLflow run (open, params,
-close, curves) and its learning-curve PNG. Writes bench/results/fixed_cost.md + .json.
+close, curves) and the learning-curve PNGs (since a4e6709 drawn for the 3 best trials once the
+search is done, outside every trial's run; before, one per trial inside its run close).
+Writes bench/results/fixed_cost.md + .json.
 
     .venv/bin/python bench/fixed_cost.py [--tasks carseats imdb] [--trials 6] [--name fixed_cost]
 """
@@ -41,8 +43,10 @@ PARTS = {
     "build + compile": [("model/network.py", "build_model")],
     "fit (all epochs, incl. first-step tracing)": [("model/network.py", "fit")],
     "MLflow run open + params": [("tracking.py", "start_run")],
-    "MLflow run close (state, metrics, PNG)": [("tracking.py", "finish_trial")],
-    "  of which the learning-curve PNG": [("sweepflow/plots.py", "learning_curve")],
+    "MLflow run close (state, metrics; the PNG before a4e6709)": [("tracking.py", "finish_trial")],
+    "learning-curve PNGs (since a4e6709: 3 best trials, after the search)": [
+        ("sweepflow/plots.py", "learning_curve")
+    ],
     "epoch curves flushed": [("tracking.py", "flush")],
     "whole trial (recorder)": [("search/recorder.py", "__call__")],
 }
