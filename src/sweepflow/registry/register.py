@@ -62,7 +62,10 @@ def pip_requirements() -> list[str]:
 def log_final_model(
     tracker: Tracker, run_id: str, data: Prepared, evaluation: Evaluation, work: Path
 ) -> str:
-    """Log the network (.keras) + preprocessing (JSON) as one pyfunc model; return its URI."""
+    """Log the network (.keras) + preprocessing (JSON) as one pyfunc model; return its URI.
+
+    Called inside `mlflow_at(tracker.uri)` (register_version), like the registration after it.
+    """
     network = work / "network.keras"
     evaluation.model.save(network)
     meta = work / "metadata.json"
@@ -86,7 +89,7 @@ def log_final_model(
         warnings.simplefilter("ignore", UserWarning)
         out = decode(data.kind, data.class_names, scores, evaluation.threshold)
         signature = numbers_as_any(infer_signature(example, out))
-    with mlflow_at(tracker.uri), mlflow.start_run(run_id=run_id):
+    with mlflow.start_run(run_id=run_id):
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=str(_SERVING_CODE),
@@ -233,16 +236,17 @@ def register_version(
     if existing is not None:
         log.info("%s: version %s was already registered from this run; reusing it", name, existing)
         return existing
-    with tempfile.TemporaryDirectory() as tmp:
-        uri = log_final_model(tracker, run_id, data, evaluation, Path(tmp))
     tags = {key: repr(float(value)) for key, value in evaluation.metrics.items()}
     tags.update({"run_id": run_id, "headline_metric": evaluation.headline})
     # MLflow prints "Successfully registered model" / "Created version" straight to stderr; they
     # follow the registry logger's level, which the CLI lowers unless VERBOSE=1
     echo = logging.getLogger("mlflow.tracking._model_registry.client").isEnabledFor(logging.INFO)
     quiet = contextlib.nullcontext() if echo else contextlib.redirect_stderr(io.StringIO())
-    with quiet, mlflow_at(tracker.uri):
-        version = mlflow.register_model(uri, name, tags=tags)
+    with mlflow_at(tracker.uri):
+        with tempfile.TemporaryDirectory() as tmp:
+            uri = log_final_model(tracker, run_id, data, evaluation, Path(tmp))
+        with quiet:
+            version = mlflow.register_model(uri, name, tags=tags)
     return str(version.version)
 
 
