@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,35 @@ def data_dir() -> Path:
     """The data folder (../shared/data on these machines)."""
     default = ROOT.parent / "shared" / "data"
     return Path(os.environ.get("SWEEPFLOW_DATA_DIR", default if default.exists() else "data"))
+
+
+def alternate_fits(
+    tasks: list[str],
+    settings: tuple[str, ...],
+    one_fit: Callable[[Any, str, int, int], dict],
+    pairs: int,
+    warm_up: str,
+) -> dict[str, dict[str, list[dict]]]:
+    """Per task (its default YAML's data, TensorFlow), `one_fit(data, setting, epochs, batch)`
+    under each setting in turn, A B A B …, after one `warm_up` fit (TensorFlow's first-use
+    costs). Small tables fit 12 epochs of batch 32, larger ones 4 of batch 256."""
+    os.environ.update(ENV)
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    from sweepflow.config.task import load_task
+    from sweepflow.data.prepare import prepare
+
+    results = {}
+    for task in tasks:
+        data = prepare(load_task(task, ROOT / "search_spaces"), data_dir())
+        epochs, batch = (12, 32) if len(data.y_train) < 5000 else (4, 256)
+        one_fit(data, warm_up, 2, batch)
+        runs: dict[str, list[dict]] = {s: [] for s in settings}
+        for _ in range(pairs):
+            for setting in settings:
+                runs[setting].append(one_fit(data, setting, epochs, batch))
+        results[task] = runs
+        print(task, runs, flush=True)
+    return results
 
 
 def tune_subprocess(

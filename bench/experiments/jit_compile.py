@@ -11,19 +11,19 @@ compiling) and of the steady epochs after it. Writes bench/results/experiments/j
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: common.py
-from common import ENV, ROOT, data_dir, machine, now, save_json, write_report  # noqa: E402
+from common import alternate_fits, machine, now, save_json, write_report  # noqa: E402
 
+JIT = {"xla": True, "default": None}  # setting → model.jit_compile (None: as compiled)
 PARAMS = {"layers": 2, "units_1": 64, "units_2": 32, "learning_rate": 1e-3, "optimizer": "adam"}
 
 
-def one_fit(data, jit: bool | None, epochs: int, batch: int) -> dict:
+def one_fit(data, setting: str, epochs: int, batch: int) -> dict:
     """Build, compile and fit once; the first epoch's and the steady epochs' seconds."""
     import keras
 
@@ -41,6 +41,7 @@ def one_fit(data, jit: bool | None, epochs: int, batch: int) -> dict:
     fresh_state(0)
     start = time.perf_counter()
     model = build_model({**PARAMS, "batch_size": batch}, model_spec(data))
+    jit = JIT[setting]
     if jit is not None:  # None: as compiled (Keras' "auto": off on CPU)
         model.jit_compile = jit
     built = time.perf_counter() - start
@@ -62,22 +63,7 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="*", default=["carseats", "imdb"])
     parser.add_argument("--pairs", type=int, default=3)
     args = parser.parse_args()
-    os.environ.update(ENV)
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    from sweepflow.config.task import load_task
-    from sweepflow.data.prepare import prepare
-
-    results = {}
-    for task in args.tasks:
-        data = prepare(load_task(task, ROOT / "search_spaces"), data_dir())
-        epochs, batch = (12, 32) if len(data.y_train) < 5000 else (4, 256)
-        one_fit(data, None, 2, batch)  # warm-up: TensorFlow's own first-use costs
-        runs: dict[str, list[dict]] = {"xla": [], "default": []}
-        for _ in range(args.pairs):
-            runs["xla"].append(one_fit(data, True, epochs, batch))
-            runs["default"].append(one_fit(data, None, epochs, batch))
-        results[task] = runs
-        print(task, runs, flush=True)
+    results = alternate_fits(args.tasks, tuple(JIT), one_fit, args.pairs, "default")
     save_json("experiments/jit_compile", {"machine": machine(), "when": now(), "runs": results})
     lines = [
         "# XLA on TensorFlow (CPU): forced on vs Keras' default (off on CPU)",

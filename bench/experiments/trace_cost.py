@@ -14,20 +14,19 @@ steady epochs' after it. Writes bench/results/experiments/trace_cost.*.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: common.py
-from common import ENV, ROOT, data_dir, machine, now, save_json, write_report  # noqa: E402
+from common import alternate_fits, machine, now, save_json, write_report  # noqa: E402
 
 PARAMS = {"layers": 2, "units_1": 64, "units_2": 32, "learning_rate": 1e-3, "optimizer": "adam"}
 SETTINGS = ("grappler on (default)", "grappler off")
 
 
-def one_fit(data, grappler: bool, epochs: int, batch: int) -> dict:
+def one_fit(data, setting: str, epochs: int, batch: int) -> dict:
     """Build, compile and fit once through sweepflow's `fit`; first and steady epoch seconds."""
     import keras
     import tensorflow as tf
@@ -42,6 +41,7 @@ def one_fit(data, grappler: bool, epochs: int, batch: int) -> dict:
         def on_epoch_end(self, epoch, logs=None):
             times.append(time.perf_counter() - self.t)
 
+    grappler = setting == SETTINGS[0]
     tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": not grappler})
     times: list[float] = []
     fresh_state(0)
@@ -72,22 +72,7 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="*", default=["carseats", "imdb"])
     parser.add_argument("--pairs", type=int, default=4)
     args = parser.parse_args()
-    os.environ.update(ENV)
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    from sweepflow.config.task import load_task
-    from sweepflow.data.prepare import prepare
-
-    results = {}
-    for task in args.tasks:
-        data = prepare(load_task(task, ROOT / "search_spaces"), data_dir())
-        epochs, batch = (12, 32) if len(data.y_train) < 5000 else (4, 256)
-        one_fit(data, True, 2, batch)  # warm-up: TensorFlow's own first-use costs
-        runs: dict[str, list[dict]] = {s: [] for s in SETTINGS}
-        for _ in range(args.pairs):
-            for setting in SETTINGS:
-                runs[setting].append(one_fit(data, setting == SETTINGS[0], epochs, batch))
-        results[task] = runs
-        print(task, runs, flush=True)
+    results = alternate_fits(args.tasks, SETTINGS, one_fit, args.pairs, SETTINGS[0])
     save_json("experiments/trace_cost", {"machine": machine(), "when": now(), "runs": results})
     lines = [
         "# Grappler (TensorFlow's graph optimiser) on vs off, per fit",
