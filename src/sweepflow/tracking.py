@@ -288,7 +288,7 @@ class Tracker:
         """Learning-curve PNGs of a search's trials `numbers` (each fold's, under cv).
 
         Drawn from the logged curves once the search is done, for its best trials only: a PNG
-        costs ~0.4 s, a tenth of a small trial. Every run keeps its per-epoch metrics.
+        costs 0.1-0.4 s, 5-10 % of a small trial. Every run keeps its per-epoch metrics.
         """
         if not self.enabled or not numbers:
             return 0
@@ -305,11 +305,10 @@ class Tracker:
                     runs = self.children(experiment_id, trial.info.run_id)
                 for run in runs:
                     metrics = run.data.metrics
-                    history = {
-                        key: self.curve(run.info.run_id, key)
-                        for key in sorted(metrics)
-                        if key == "loss" or key.startswith("val_") or f"val_{key}" in metrics
-                    }
+                    # what learning_curve draws: the loss and the first metric, each with val_
+                    first = [k for k in sorted(metrics) if k != "loss" and f"val_{k}" in metrics]
+                    keys = ["loss", "val_loss", *first[:1], *(f"val_{k}" for k in first[:1])]
+                    history = {k: self.curve(run.info.run_id, k) for k in keys if k in metrics}
                     if not history.get("loss"):
                         continue
                     folder = Path(tmp) / run.info.run_id
