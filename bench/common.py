@@ -69,6 +69,20 @@ def data_dir() -> Path:
     return Path(os.environ.get("SWEEPFLOW_DATA_DIR", default if default.exists() else "data"))
 
 
+def epoch_clock(times: list[float]) -> Any:
+    """A Keras callback appending each epoch's wall seconds to `times`."""
+    import keras
+
+    class Clock(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self.t = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            times.append(time.perf_counter() - self.t)
+
+    return Clock()
+
+
 def alternate_fits(
     tasks: list[str],
     settings: tuple[str, ...],

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: common.py
-from common import alternate_fits, machine, now, save_json, write_report  # noqa: E402
+from common import alternate_fits, epoch_clock, machine, now, save_json, write_report  # noqa: E402
 
 JIT = {"xla": True, "default": None}  # setting → model.jit_compile (None: as compiled)
 PARAMS = {"layers": 2, "units_1": 64, "units_2": 32, "learning_rate": 1e-3, "optimizer": "adam"}
@@ -25,17 +25,9 @@ PARAMS = {"layers": 2, "units_1": 64, "units_2": 32, "learning_rate": 1e-3, "opt
 
 def one_fit(data, setting: str, epochs: int, batch: int) -> dict:
     """Build, compile and fit once; the first epoch's and the steady epochs' seconds."""
-    import keras
 
     from sweepflow.model.network import build_model, fresh_state
     from sweepflow.model.trial import model_spec
-
-    class Clock(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            times.append(time.perf_counter() - self.t)
 
     times: list[float] = []
     fresh_state(0)
@@ -52,7 +44,7 @@ def one_fit(data, setting: str, epochs: int, batch: int) -> dict:
         epochs=epochs,
         batch_size=batch,
         verbose=0,
-        callbacks=[Clock()],
+        callbacks=[epoch_clock(times)],
     )
     return {"build_s": built, "first_s": times[0], "steady_s": statistics.median(times[1:])}
 

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: common.py
-from common import alternate_fits, machine, now, save_json, write_report  # noqa: E402
+from common import alternate_fits, epoch_clock, machine, now, save_json, write_report  # noqa: E402
 
 PARAMS = {"layers": 2, "units_1": 64, "units_2": 32, "learning_rate": 1e-3, "optimizer": "adam"}
 SETTINGS = ("grappler on (default)", "grappler off")
@@ -28,18 +28,10 @@ SETTINGS = ("grappler on (default)", "grappler off")
 
 def one_fit(data, setting: str, epochs: int, batch: int) -> dict:
     """Build, compile and fit once through sweepflow's `fit`; first and steady epoch seconds."""
-    import keras
     import tensorflow as tf
 
     from sweepflow.model.network import build_model, fit, fresh_state
     from sweepflow.model.trial import model_spec
-
-    class Clock(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            times.append(time.perf_counter() - self.t)
 
     grappler = setting == SETTINGS[0]
     tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": not grappler})
@@ -55,7 +47,7 @@ def one_fit(data, setting: str, epochs: int, batch: int) -> dict:
         (data.x_train, data.y_train),
         (data.x_val, data.y_val),
         patience=epochs,
-        callbacks=[Clock()],
+        callbacks=[epoch_clock(times)],
     )
     return {
         "build_s": built,
