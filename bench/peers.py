@@ -1,8 +1,9 @@
 """The scripts a user would write instead of sweepflow, for `bench/engines.py` to rank against.
 
 Each peer searches the task's own space (the YAML's ranges of layers, units per layer on a log
-scale, dropout, learning rate, optimizer and batch size; sweepflow-only extras such as
-fashion_mnist's lr_decay are not searched) on the same prepared split, with plain Keras code
+scale, dropout, L2 where the space has it, learning rate, optimizer and batch size; a fixed
+value is used as it is, not drawn; sweepflow-only extras such as fashion_mnist's lr_decay are
+not searched) on the same prepared split, with plain Keras code
 and no tracking. The loss and optimizer tables are the user's own, not sweepflow's:
 - `keras_tuner_hyperband`: a `kt.HyperModel` whose `fit` draws the batch size (Keras Tuner's
   documented pattern), searched by `kt.Hyperband(max_epochs=<space epochs>, factor=3)`.
@@ -32,13 +33,59 @@ def budget_spent() -> Exception:
     return kt.errors.FatalError("the benchmark's wall-clock budget is spent")
 
 
-def _dense(kind: str, n_features: int, n_outputs: int, layers: list[int], dropout: float) -> Any:
-    """The network a user writes: relu Dense layers with dropout, and the kind's head."""
+def _draw(space: Any, name: str, suggest: Any, *, spec_name: str | None = None) -> Any:
+    """One hyperparameter: a fixed spec's value, else `suggest(kind, name, spec)`; a name the
+    space lacks gives 0 (e.g. no L2). `spec_name` reads another spec (units_1 from units)."""
+    from sweepflow.config.space import FixedSpec
+
+    try:
+        spec = space[spec_name or name]
+    except KeyError:
+        return 0
+    if isinstance(spec, FixedSpec):
+        return spec.value
+    return suggest(type(spec).__name__, name, spec)
+
+
+def _log(name: str, spec: Any) -> bool:
+    """Units per layer on a log scale (as sweepflow draws them), else the spec's own scale."""
+    return name.startswith("units") or bool(getattr(spec, "log", False))
+
+
+def _keras_tuner(hp: Any) -> Any:
+    """`_draw`'s suggest for Keras Tuner: hp.Int / hp.Float / hp.Choice."""
+
+    def suggest(spec_type: str, name: str, spec: Any) -> Any:
+        if spec_type == "ChoiceSpec":
+            return hp.Choice(name, list(spec.values))
+        draw = hp.Int if spec_type == "IntSpec" else hp.Float
+        return draw(name, spec.low, spec.high, sampling="log" if _log(name, spec) else "linear")
+
+    return suggest
+
+
+def _optuna(trial: Any) -> Any:
+    """`_draw`'s suggest for Optuna: trial.suggest_int / suggest_float / suggest_categorical."""
+
+    def suggest(spec_type: str, name: str, spec: Any) -> Any:
+        if spec_type == "ChoiceSpec":
+            return trial.suggest_categorical(name, list(spec.values))
+        draw = trial.suggest_int if spec_type == "IntSpec" else trial.suggest_float
+        return draw(name, spec.low, spec.high, log=_log(name, spec))
+
+    return suggest
+
+
+def _dense(
+    kind: str, n_features: int, n_outputs: int, layers: list[int], dropout: float, l2: float
+) -> Any:
+    """The network a user writes: relu Dense layers with dropout (and L2), and the kind's head."""
     import keras
 
     model = keras.Sequential([keras.Input(shape=(n_features,))])
     for units in layers:
-        model.add(keras.layers.Dense(units, activation="relu"))
+        penalty = keras.regularizers.L2(l2) if l2 > 0 else None
+        model.add(keras.layers.Dense(units, activation="relu", kernel_regularizer=penalty))
         if dropout > 0:
             model.add(keras.layers.Dropout(dropout))
     head = {"regression": None, "binary": "sigmoid", "multiclass": "softmax"}[kind]
@@ -107,24 +154,17 @@ def keras_tuner_hyperband(
 
     class Dense(kt.HyperModel):
         def build(self, hp: kt.HyperParameters) -> Any:
-            layers = [
-                hp.Int(f"units_{i}", space["units"].low, space["units"].high, sampling="log")
-                for i in range(hp.Int("layers", space["layers"].low, space["layers"].high))
-            ]
-            dropout = hp.Float("dropout", space["dropout"].low, space["dropout"].high)
-            model = _dense(kind, n_features, n_outputs, layers, dropout)
-            lr = hp.Float(
-                "learning_rate",
-                space["learning_rate"].low,
-                space["learning_rate"].high,
-                sampling="log",
-            )
-            return _compile(
-                model, kind, hp.Choice("optimizer", list(space["optimizer"].values)), lr
-            )
+            suggest = _keras_tuner(hp)
+            depth = _draw(space, "layers", suggest)
+            layers = [_draw(space, f"units_{i}", suggest, spec_name="units") for i in range(depth)]
+            dropout, l2 = _draw(space, "dropout", suggest), _draw(space, "l2", suggest)
+            model = _dense(kind, n_features, n_outputs, layers, dropout, l2)
+            lr = _draw(space, "learning_rate", suggest)
+            return _compile(model, kind, _draw(space, "optimizer", suggest), lr)
 
         def fit(self, hp: kt.HyperParameters, model: Any, *args: Any, **kwargs: Any) -> Any:
-            train, val = _feed(data, hp.Choice("batch_size", list(space["batch_size"].values)))
+            batch_size = _draw(space, "batch_size", _keras_tuner(hp))
+            train, val = _feed(data, batch_size)
             kwargs.pop("x", None)  # the tuner's search(x=None): the data come from _feed
             kwargs.pop("validation_data", None)
             return model.fit(**train, validation_data=val, **kwargs)
@@ -163,17 +203,17 @@ def optuna_pruning(
 
     def run(trial: optuna.Trial) -> float:
         keras.backend.clear_session()
-        layers = [
-            trial.suggest_int(f"units_{i}", space["units"].low, space["units"].high, log=True)
-            for i in range(trial.suggest_int("layers", space["layers"].low, space["layers"].high))
-        ]
-        dropout = trial.suggest_float("dropout", space["dropout"].low, space["dropout"].high)
-        lr = trial.suggest_float(
-            "learning_rate", space["learning_rate"].low, space["learning_rate"].high, log=True
+        suggest = _optuna(trial)
+        depth = _draw(space, "layers", suggest)
+        layers = [_draw(space, f"units_{i}", suggest, spec_name="units") for i in range(depth)]
+        dropout = _draw(space, "dropout", suggest)
+        l2 = _draw(space, "l2", suggest)
+        lr = _draw(space, "learning_rate", suggest)
+        optimizer = _draw(space, "optimizer", suggest)
+        batch_size = _draw(space, "batch_size", suggest)
+        model = _compile(
+            _dense(kind, n_features, n_outputs, layers, dropout, l2), kind, optimizer, lr
         )
-        optimizer = trial.suggest_categorical("optimizer", list(space["optimizer"].values))
-        batch_size = trial.suggest_categorical("batch_size", list(space["batch_size"].values))
-        model = _compile(_dense(kind, n_features, n_outputs, layers, dropout), kind, optimizer, lr)
         train, val = _feed(data, batch_size)
         model.fit(
             **train,
