@@ -47,6 +47,9 @@ class SearchConfig:
     trials: int = 10
     seed: int = 0
     timeout: float | None = None  # seconds
+    # with a timeout: no trial trains past max(trial_cap × timeout, the time already searched),
+    # nor past the timeout, so the first models come early in the budget (search/budget.py)
+    trial_cap: float | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,12 @@ class TaskConfig:
         return validated(replace(self, search=replace(self.search, **search), given=given))
 
 
+def _positive(value: Any, most: float) -> bool:
+    """A finite number > 0 and ≤ `most` (a bool is not a number here)."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    return ok and math.isfinite(value) and 0 < value <= most
+
+
 def validated(cfg: TaskConfig) -> TaskConfig:
     """The config if its search settings fit its engine and space, else a ConfigError."""
     return _validated_search(cfg.source_file, cfg)
@@ -116,13 +125,11 @@ def _validated_search(source: str, cfg: TaskConfig) -> TaskConfig:
         _check_engine_support(source, cfg)
     if not isinstance(s.trials, int) or isinstance(s.trials, bool) or s.trials < 1:
         raise ConfigError(source, "search.trials", f"must be an integer ≥ 1, got {s.trials!r}")
-    if s.timeout is not None and (
-        not isinstance(s.timeout, int | float)
-        or isinstance(s.timeout, bool)
-        or not math.isfinite(s.timeout)
-        or s.timeout <= 0
-    ):
-        raise ConfigError(source, "search.timeout", f"must be seconds > 0, got {s.timeout!r}")
+    for key in ("timeout", "trial_cap"):
+        value = getattr(s, key)
+        if value is not None and not _positive(value, 1.0 if key == "trial_cap" else math.inf):
+            bound = "a fraction > 0 and ≤ 1" if key == "trial_cap" else "seconds > 0"
+            raise ConfigError(source, f"search.{key}", f"must be {bound}, got {value!r}")
     if not isinstance(s.seed, int) or isinstance(s.seed, bool) or not 0 <= s.seed < 2**31:
         raise ConfigError(
             source, "search.seed", f"must be an integer from 0 to 2147483647, got {s.seed!r}"

@@ -68,6 +68,7 @@ class Recorder(Protocol):
     verbose: int
     parent: str  # the session's id (its parent run)
     budget: int  # the session's trial budget, all processes together
+    clock: Any  # when each trial must stop (search/recorder.py TrialClock), or None
 
     def __call__(
         self,

@@ -14,13 +14,20 @@ from sweepflow.config.task import TaskConfig
 from sweepflow.engines import Engine, Recorder, SearchSummary, SharedEngine
 from sweepflow.errors import SweepflowError
 from sweepflow.model.trial import TrialOutcome
+from sweepflow.search.recorder import TrialClock
 
 log = logging.getLogger("sweepflow.search")
 
 
-def deadline_of(cfg: TaskConfig) -> float | None:
-    """The monotonic time this process's search stops at (`search.timeout`), if any."""
-    return None if cfg.search.timeout is None else time.monotonic() + cfg.search.timeout
+def deadline_of(cfg: TaskConfig, recorder: Recorder) -> float | None:
+    """The monotonic time this process's search stops at (`search.timeout`), if any; with
+    `search.trial_cap` the recorder's clock also stops each trial in time (TrialClock)."""
+    if cfg.search.timeout is None:
+        return None
+    start = time.monotonic()
+    if cfg.search.trial_cap is not None:
+        recorder.clock = TrialClock(start, cfg.search.timeout, cfg.search.trial_cap)
+    return start + cfg.search.timeout
 
 
 @contextmanager
@@ -49,7 +56,7 @@ def drive(engine: Engine, cfg: TaskConfig, recorder: Recorder, figure_dir: Path)
     died, or the budget may still be short). Trial runs a stopped process left open are closed
     against the engine's record.
     """
-    deadline = deadline_of(cfg)
+    deadline = deadline_of(cfg, recorder)
     with frozen_heap():  # each trial's full gc walks only what the trials made
         state = engine.open(cfg, recorder)
         if not engine.shares_study:  # one process drives it: any trial run still open was cut off
@@ -92,4 +99,4 @@ def wait_for_others(engine: SharedEngine, state: Any, session: str) -> None:
 
 def work(engine: Engine, cfg: TaskConfig, recorder: Recorder) -> int:
     """A worker: add trials to the open session until its budget is spent; return how many."""
-    return len(engine.run(engine.open(cfg, recorder), cfg, recorder, deadline_of(cfg)))
+    return len(engine.run(engine.open(cfg, recorder), cfg, recorder, deadline_of(cfg, recorder)))

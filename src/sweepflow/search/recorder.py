@@ -7,6 +7,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -32,6 +33,43 @@ class StopOnSignal(keras.callbacks.Callback):
         interrupts.check()
 
 
+class StopAt(keras.callbacks.Callback):
+    """Ends training at an epoch end when one more epoch (as long as the last) would end past
+    `stop_at` (time.monotonic); early stopping still restores the best epoch's weights."""
+
+    def __init__(self, stop_at: float) -> None:
+        super().__init__()
+        self.stop_at, self.began = stop_at, time.monotonic()
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Note when the epoch began."""
+        self.began = time.monotonic()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Stop if the next epoch would not end in time."""
+        now = time.monotonic()
+        if now + (now - self.began) > self.stop_at:
+            self.model.stop_training = True
+
+
+@dataclass(frozen=True)
+class TrialClock:
+    """`search.trial_cap`: a trial started at `now` trains until max(cap × timeout, the time
+    searched so far) has passed, and never past the search's deadline.
+
+    So a 15-minute search whose trials would each take 15 minutes gets its first model after
+    about 3 minutes (cap 0.2), and later trials may train as long as the search has run.
+    """
+
+    start: float  # when this process's search began (time.monotonic)
+    timeout: float
+    cap: float
+
+    def stop_at(self, now: float) -> float:
+        """When a trial starting `now` must stop."""
+        return min(self.start + self.timeout, now + max(self.cap * self.timeout, now - self.start))
+
+
 class TrialRecorder:
     """Opens and closes the nested MLflow run of each trial, whichever engine drives it.
 
@@ -54,15 +92,19 @@ class TrialRecorder:
         self.budget = session.budget  # the session's trial budget, all processes together
         self.durations: list[float] = []  # this process's trial times (the time-left estimate)
         self.run_prefix = "trial"  # the nested runs' names: trial-N (a retrain: challenger-N)
+        self.clock: TrialClock | None = None  # set by the search loop when trials are timed
+        self.stop_at: float | None = None  # when the current trial must stop (its clock)
 
     def callbacks(self, logger: EpochLogger) -> list[keras.callbacks.Callback]:
         """The Keras callbacks every trial gets: its epoch logger, the stop-signal check, extras."""
         interrupts.check()  # a stop signal whose KeyboardInterrupt was swallowed
         extra = self.extra_callbacks() if self.extra_callbacks else []
-        return [logger, StopOnSignal(), *extra]
+        timed = [StopAt(self.stop_at)] if self.stop_at is not None else []
+        return [logger, StopOnSignal(), *timed, *extra]
 
     def begin(self, number: int, params: dict[str, Any]) -> tuple[str, EpochLogger]:
         """Open the trial's run, log its params; return the run id and a fresh epoch logger."""
+        self.stop_at = self.clock.stop_at(time.monotonic()) if self.clock else None
         run_id = self.tracker.start_run(
             self.experiment_id,
             f"{self.run_prefix}-{number}",
