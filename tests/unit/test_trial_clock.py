@@ -1,4 +1,4 @@
-"""search.trial_cap: under a timeout, no trial trains past its share of the budget."""
+"""search.timeout and trial_cap: no trial trains past the deadline, nor past its share."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ def test_clock_gives_early_trials_a_share_and_later_ones_the_time_searched():
     assert clock.stop_at(200.0) == pytest.approx(380.0)  # 100 s searched: still the share
     assert clock.stop_at(400.0) == pytest.approx(700.0)  # 300 s searched: up to 300 s more
     assert clock.stop_at(800.0) == pytest.approx(1000.0)  # never past the deadline
+    uncapped = TrialClock(start=100.0, timeout=900.0)
+    assert uncapped.stop_at(100.0) == uncapped.stop_at(950.0) == pytest.approx(1000.0)
 
 
 class SlowEpochs(keras.callbacks.Callback):
@@ -67,9 +69,11 @@ def test_a_trial_cap_outside_0_to_1_is_refused(tmp_path, cap):
     assert err.value.field == "search.trial_cap"
 
 
-def test_a_capped_search_cuts_long_trials_and_keeps_their_best_epoch(tmp_path):
+@pytest.mark.parametrize("cap", [0.25, None])
+def test_a_timed_search_cuts_long_trials_and_keeps_their_best_epoch(tmp_path, cap):
+    search = {"trials": 50, "seed": 0, "pruner": "none", "timeout": 6}
     overrides = {
-        "search": {"trials": 50, "seed": 0, "pruner": "none", "timeout": 6, "trial_cap": 0.25},
+        "search": {**search, **({"trial_cap": cap} if cap else {})},
         "training": {"patience": 1000},  # no early stop: only the clock ends a trial
         "space": {**SMALL_SPACE, "epochs": 1000},
     }
@@ -78,18 +82,15 @@ def test_a_capped_search_cuts_long_trials_and_keeps_their_best_epoch(tmp_path):
     store = Store(tmp_path / "store")
     store.ensure()
     tracker = Tracker(store.mlflow_uri, store.artifact_root)
+    engine = OptunaEngine(store.study_storage)
     start = time.monotonic()
-    result = run_search(
-        cfg,
-        data,
-        tracker,
-        OptunaEngine(store.study_storage),
-        extra_callbacks=lambda: [SlowEpochs(0.1)],
-    )
+    result = run_search(cfg, data, tracker, engine, extra_callbacks=lambda: [SlowEpochs(0.1)])
     took = time.monotonic() - start
     outcomes = result.summary.session_outcomes
     first = outcomes[0].fit
-    assert first.epochs_run <= 16  # 1.5 s (0.25 × 6 s) of ≥ 0.1 s epochs, not 1000
+    # ≥ 0.1 s epochs: 1.5 s (0.25 × 6 s) with the cap, else the 6-s deadline — never 1000 epochs
+    assert first.epochs_run <= (16 if cap else 61)
     assert first.best_epoch <= first.epochs_run
-    assert len(outcomes) >= 2 and all(o.value is not None for o in outcomes)
+    assert all(o.value is not None for o in outcomes)
+    assert len(outcomes) >= 2 if cap else len(outcomes) == 1
     assert took < 6 + 15  # the last trial stopped at the deadline (plus set-up and teardown)

@@ -47,8 +47,8 @@ class SearchConfig:
     trials: int = 10
     seed: int = 0
     timeout: float | None = None  # seconds
-    # with a timeout: no trial trains past max(trial_cap × timeout, the time already searched),
-    # nor past the timeout, so the first models come early in the budget (search/budget.py)
+    # no trial trains past the timeout, nor (with trial_cap) past max(trial_cap × timeout, the
+    # time already searched): the first models come early in the budget (search/recorder.py)
     trial_cap: float | None = None
 
 

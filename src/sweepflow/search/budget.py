@@ -20,13 +20,12 @@ log = logging.getLogger("sweepflow.search")
 
 
 def deadline_of(cfg: TaskConfig, recorder: Recorder) -> float | None:
-    """The monotonic time this process's search stops at (`search.timeout`), if any; with
-    `search.trial_cap` the recorder's clock also stops each trial in time (TrialClock)."""
+    """The monotonic time this process's search stops at (`search.timeout`), if any; the
+    recorder's clock then stops each trial in time (and by `search.trial_cap`: TrialClock)."""
     if cfg.search.timeout is None:
         return None
     start = time.monotonic()
-    if cfg.search.trial_cap is not None:
-        recorder.clock = TrialClock(start, cfg.search.timeout, cfg.search.trial_cap)
+    recorder.clock = TrialClock(start, cfg.search.timeout, cfg.search.trial_cap)
     return start + cfg.search.timeout
 
 

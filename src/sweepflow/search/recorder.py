@@ -54,20 +54,20 @@ class StopAt(keras.callbacks.Callback):
 
 @dataclass(frozen=True)
 class TrialClock:
-    """`search.trial_cap`: a trial started at `now` trains until max(cap × timeout, the time
-    searched so far) has passed, and never past the search's deadline.
-
-    So a 15-minute search whose trials would each take 15 minutes gets its first model after
-    about 3 minutes (cap 0.2), and later trials may train as long as the search has run.
-    """
+    """Under `search.timeout` no trial trains past the search's deadline; with
+    `search.trial_cap`, a trial started at `now` also stops once max(cap × timeout, the time
+    searched so far) has passed, so the first models come early in the budget."""
 
     start: float  # when this process's search began (time.monotonic)
     timeout: float
-    cap: float
+    cap: float | None = None
 
     def stop_at(self, now: float) -> float:
         """When a trial starting `now` must stop."""
-        return min(self.start + self.timeout, now + max(self.cap * self.timeout, now - self.start))
+        deadline = self.start + self.timeout
+        if self.cap is None:
+            return deadline
+        return min(deadline, now + max(self.cap * self.timeout, now - self.start))
 
 
 class TrialRecorder:
