@@ -40,6 +40,10 @@ VARIANTS = {  # name → (params changed, train on mirrors too)
     "+ mirrored rows": ({}, True),  # also prints the score with mirrored scoring
     # a longer schedule: the mirrored runs peaked at epochs 37-39 of 40; 0.93^60 ~ 0.9^40
     "+ mirrored rows, 60 epochs, lr x 0.93": ({"epochs": 60, "lr_decay": 0.93}, True),
+    "2 x 1024 dropout 0.4 + mirrored rows": (
+        {"units_1": 1024, "units_2": 1024, "dropout": 0.4},
+        True,
+    ),
 }
 
 
