@@ -112,6 +112,8 @@ YAML_CASES: list[tuple[str, dict[str, object], str]] = [
     ("trials-huge", {"search.trials": 10**12}, "search.trials"),
     ("timeout-nan", {"search.timeout": float("nan")}, "search.timeout"),
     ("timeout-inf", {"search.timeout": float("inf")}, "search.timeout"),
+    ("trial-cap-zero", {"search.trial_cap": 0}, "search.trial_cap"),
+    ("trial-cap-above-one", {"search.trial_cap": 1.5}, "search.trial_cap"),
     ("epochs-huge", {f"{S}.epochs": 1.0e20}, "space.epochs"),
     ("layers-huge", {f"{S}.layers": {"type": "int", "min": 1, "max": 1000}}, "space.layers.max"),
     ("task-name-too-long", {"task": "t" * 300}, "task"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,12 @@ def typed(source: str, field_name: str, value: Any, want: type | tuple) -> Any:
         names = want.__name__ if isinstance(want, type) else "/".join(t.__name__ for t in want)
         raise ConfigError(source, field_name, f"must be {names}, got {value!r}")
     return value
+
+
+def positive(value: Any, most: float = math.inf) -> bool:
+    """Whether the value is a finite number > 0 and ≤ `most` (bools are not numbers)."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    return number and math.isfinite(value) and 0 < value <= most
 
 
 class UniqueKeyLoader(yaml.SafeLoader):

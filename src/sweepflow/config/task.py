@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sweepflow.config.data import DataConfig, parse_data
-from sweepflow.config.fields import read_yaml, take, typed
+from sweepflow.config.fields import positive, read_yaml, take, typed
 from sweepflow.config.final import FinalConfig, parse_final
 from sweepflow.config.kinds import KINDS
 from sweepflow.config.monitor import Monitor
@@ -99,12 +99,6 @@ class TaskConfig:
         return validated(replace(self, search=replace(self.search, **search), given=given))
 
 
-def _positive(value: Any, most: float) -> bool:
-    """A finite number > 0 and ≤ `most` (a bool is not a number here)."""
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    return ok and math.isfinite(value) and 0 < value <= most
-
-
 def validated(cfg: TaskConfig) -> TaskConfig:
     """The config if its search settings fit its engine and space, else a ConfigError."""
     return _validated_search(cfg.source_file, cfg)
@@ -127,7 +121,7 @@ def _validated_search(source: str, cfg: TaskConfig) -> TaskConfig:
         raise ConfigError(source, "search.trials", f"must be an integer ≥ 1, got {s.trials!r}")
     for key in ("timeout", "trial_cap"):
         value = getattr(s, key)
-        if value is not None and not _positive(value, 1.0 if key == "trial_cap" else math.inf):
+        if value is not None and not positive(value, 1.0 if key == "trial_cap" else math.inf):
             bound = "a fraction > 0 and ≤ 1" if key == "trial_cap" else "seconds > 0"
             raise ConfigError(source, f"search.{key}", f"must be {bound}, got {value!r}")
     if not isinstance(s.seed, int) or isinstance(s.seed, bool) or not 0 <= s.seed < 2**31:

@@ -19,9 +19,9 @@ from sweepflow.search.recorder import TrialClock
 log = logging.getLogger("sweepflow.search")
 
 
-def deadline_of(cfg: TaskConfig, recorder: Recorder) -> float | None:
-    """The monotonic time this process's search stops at (`search.timeout`), if any; the
-    recorder's clock then stops each trial in time (and by `search.trial_cap`: TrialClock)."""
+def start_clock(cfg: TaskConfig, recorder: Recorder) -> float | None:
+    """Start this process's search clock: with `search.timeout`, the recorder's TrialClock stops
+    each trial in time; return the deadline (time.monotonic), or None without a timeout."""
     if cfg.search.timeout is None:
         return None
     start = time.monotonic()
@@ -55,7 +55,7 @@ def drive(engine: Engine, cfg: TaskConfig, recorder: Recorder, figure_dir: Path)
     died, or the budget may still be short). Trial runs a stopped process left open are closed
     against the engine's record.
     """
-    deadline = deadline_of(cfg, recorder)
+    deadline = start_clock(cfg, recorder)
     with frozen_heap():  # each trial's full gc walks only what the trials made
         state = engine.open(cfg, recorder)
         if not engine.shares_study:  # one process drives it: any trial run still open was cut off
@@ -98,4 +98,4 @@ def wait_for_others(engine: SharedEngine, state: Any, session: str) -> None:
 
 def work(engine: Engine, cfg: TaskConfig, recorder: Recorder) -> int:
     """A worker: add trials to the open session until its budget is spent; return how many."""
-    return len(engine.run(engine.open(cfg, recorder), cfg, recorder, deadline_of(cfg, recorder)))
+    return len(engine.run(engine.open(cfg, recorder), cfg, recorder, start_clock(cfg, recorder)))
