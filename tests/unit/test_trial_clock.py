@@ -55,10 +55,12 @@ def _fit(stop_at: float, epochs: int = 40) -> tuple[int, float]:
 def test_stop_at_ends_training_before_an_epoch_would_run_past_it():
     assert _fit(time.monotonic() + 3600, epochs=4)[0] == 4
     assert _fit(time.monotonic(), epochs=4)[0] == 1  # already due: the first epoch end stops it
-    stop_at = time.monotonic() + 3.0
+    stop_at = time.monotonic() + 4.0
     epochs, ended = _fit(stop_at)  # 40 epochs would take ≥ 10 s
     assert 2 <= epochs < 40
-    assert ended <= stop_at + 0.2  # it did not start an epoch that would end past stop_at
+    # it did not start an epoch that would end past stop_at (as long as the one before it:
+    # the slack is for an epoch that runs longer than the last, on a loaded machine)
+    assert ended <= stop_at + 0.5
 
 
 @pytest.mark.parametrize("cap", [0, 1.5, "a fifth", True])
@@ -69,9 +71,9 @@ def test_a_trial_cap_outside_0_to_1_is_refused(tmp_path, cap):
     assert err.value.field == "search.trial_cap"
 
 
-@pytest.mark.parametrize("cap", [0.25, None])
+@pytest.mark.parametrize("cap", [0.1, None])
 def test_a_timed_search_cuts_long_trials_and_keeps_their_best_epoch(tmp_path, cap):
-    search = {"trials": 50, "seed": 0, "pruner": "none", "timeout": 6}
+    search = {"trials": 50, "seed": 0, "pruner": "none", "timeout": 12}
     overrides = {
         "search": {**search, **({"trial_cap": cap} if cap else {})},
         "training": {"patience": 1000},  # no early stop: only the clock ends a trial
@@ -88,9 +90,12 @@ def test_a_timed_search_cuts_long_trials_and_keeps_their_best_epoch(tmp_path, ca
     took = time.monotonic() - start
     outcomes = result.summary.session_outcomes
     first = outcomes[0].fit
-    # ≥ 0.1 s epochs: 1.5 s (0.25 × 6 s) with the cap, else the 6-s deadline — never 1000 epochs
-    assert first.epochs_run <= (16 if cap else 61)
+    # ≥ 0.1 s epochs: 1.2 s (0.1 × 12 s) with the cap, else the 12-s deadline — never 1000
+    assert first.epochs_run <= (16 if cap else 121)
     assert first.best_epoch <= first.epochs_run
     assert all(o.value is not None for o in outcomes)
-    assert len(outcomes) >= 2 if cap else len(outcomes) == 1
-    assert took < 6 + 15  # the last trial stopped at the deadline (plus set-up and teardown)
+    if cap:
+        assert len(outcomes) >= 2
+    else:  # the first trial ran until one more epoch would pass the deadline: any trial
+        assert all(o.fit.epochs_run == 1 for o in outcomes[1:])  # after it gets one epoch
+    assert took < 12 + 15  # the last trial stopped at the deadline (plus set-up and teardown)
