@@ -12,6 +12,7 @@ from helpers import SMALL_SPACE, write_task
 
 from sweepflow.config.task import load_task
 from sweepflow.data.prepare import prepare
+from sweepflow.engines import make_engine
 from sweepflow.engines.optuna_engine import OptunaEngine
 from sweepflow.errors import ConfigError
 from sweepflow.search.recorder import StopAt, TrialClock
@@ -99,3 +100,28 @@ def test_a_timed_search_cuts_long_trials_and_keeps_their_best_epoch(tmp_path, ca
     else:  # the first trial ran until one more epoch would pass the deadline: any trial
         assert all(o.fit.epochs_run == 1 for o in outcomes[1:])  # after it gets one epoch
     assert took < 12 + 15  # the last trial stopped at the deadline (plus set-up and teardown)
+
+
+def test_keras_tuner_stops_at_the_same_deadline(tmp_path):
+    overrides = {
+        "search": {"engine": "keras-tuner", "tuner": "random", "trials": 50, "timeout": 8},
+        "training": {"patience": 1000},
+        "space": {**SMALL_SPACE, "epochs": 1000},
+    }
+    cfg = load_task(str(write_task(tmp_path, "kt", "regression", overrides=overrides)), Path("."))
+    data = prepare(cfg, tmp_path)
+    store = Store(tmp_path / "store")
+    store.ensure()
+    tracker = Tracker(store.mlflow_uri, store.artifact_root)
+    start = time.monotonic()
+    result = run_search(
+        cfg,
+        data,
+        tracker,
+        make_engine("keras-tuner", store),
+        extra_callbacks=lambda: [SlowEpochs(0.1)],
+    )
+    took = time.monotonic() - start
+    outcomes = result.summary.session_outcomes
+    assert 1 <= len(outcomes) < 50 and outcomes[0].fit.epochs_run <= 81  # not 1000 epochs
+    assert took < 8 + 15

@@ -107,11 +107,10 @@ def tracked_tuner_class(base: type[kt.Tuner]) -> type[kt.Tuner]:
             self.sf_cfg, self.sf_recorder, self.sf_state = cfg, recorder, state
             self.sf_outcomes: list[TrialOutcome] = []
             self.sf_trials = json.loads(state.read_text()) if state.is_file() else {}
-            self.sf_start = time.monotonic()
 
         def pre_create_trial(self) -> None:
-            timeout = self.sf_cfg.search.timeout
-            if timeout and time.monotonic() - self.sf_start > timeout:
+            clock = self.sf_recorder.clock  # the search stage's (search.timeout), or None
+            if clock is not None and time.monotonic() >= clock.deadline:
                 self.oracle.max_trials = len(self.oracle.trials)  # the oracle stops the search
 
         def run_trial(self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any) -> Any:

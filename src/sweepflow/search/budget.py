@@ -24,9 +24,8 @@ def start_clock(cfg: TaskConfig, recorder: Recorder) -> float | None:
     each trial in time; return the deadline (time.monotonic), or None without a timeout."""
     if cfg.search.timeout is None:
         return None
-    start = time.monotonic()
-    recorder.clock = TrialClock(start, cfg.search.timeout, cfg.search.trial_cap)
-    return start + cfg.search.timeout
+    recorder.clock = TrialClock(time.monotonic(), cfg.search.timeout, cfg.search.trial_cap)
+    return recorder.clock.deadline
 
 
 @contextmanager

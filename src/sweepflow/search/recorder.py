@@ -62,12 +62,16 @@ class TrialClock:
     timeout: float
     cap: float | None = None
 
+    @property
+    def deadline(self) -> float:
+        """When the search stops (time.monotonic): no trial starts or trains past it."""
+        return self.start + self.timeout
+
     def stop_at(self, now: float) -> float:
         """When a trial starting `now` must stop."""
-        deadline = self.start + self.timeout
         if self.cap is None:
-            return deadline
-        return min(deadline, now + max(self.cap * self.timeout, now - self.start))
+            return self.deadline
+        return min(self.deadline, now + max(self.cap * self.timeout, now - self.start))
 
 
 class TrialRecorder:
