@@ -13,7 +13,6 @@ from helpers import SMALL_SPACE, write_task
 from sweepflow.config.task import load_task
 from sweepflow.data.prepare import prepare
 from sweepflow.engines import make_engine
-from sweepflow.engines.optuna_engine import OptunaEngine
 from sweepflow.errors import ConfigError
 from sweepflow.search.recorder import StopAt, TrialClock
 from sweepflow.search.stage import run_search
@@ -72,24 +71,34 @@ def test_a_trial_cap_outside_0_to_1_is_refused(tmp_path, cap):
     assert err.value.field == "search.trial_cap"
 
 
-@pytest.mark.parametrize("cap", [0.1, None])
-def test_a_timed_search_cuts_long_trials_and_keeps_their_best_epoch(tmp_path, cap):
-    search = {"trials": 50, "seed": 0, "pruner": "none", "timeout": 12}
+def _timed_search(tmp_path: Path, search: dict) -> tuple[list, float]:
+    """A search with 0.1-s epochs and no early stop (only the clock ends a trial): its
+    outcomes and how long it took."""
     overrides = {
-        "search": {**search, **({"trial_cap": cap} if cap else {})},
-        "training": {"patience": 1000},  # no early stop: only the clock ends a trial
+        "search": search,
+        "training": {"patience": 1000},
         "space": {**SMALL_SPACE, "epochs": 1000},
     }
-    cfg = load_task(str(write_task(tmp_path, "cap", "regression", overrides=overrides)), Path("."))
+    cfg = load_task(str(write_task(tmp_path, "t", "regression", overrides=overrides)), Path("."))
     data = prepare(cfg, tmp_path)
     store = Store(tmp_path / "store")
     store.ensure()
     tracker = Tracker(store.mlflow_uri, store.artifact_root)
-    engine = OptunaEngine(store.study_storage)
     start = time.monotonic()
-    result = run_search(cfg, data, tracker, engine, extra_callbacks=lambda: [SlowEpochs(0.1)])
-    took = time.monotonic() - start
-    outcomes = result.summary.session_outcomes
+    result = run_search(
+        cfg,
+        data,
+        tracker,
+        make_engine(cfg.search.engine, store),
+        extra_callbacks=lambda: [SlowEpochs(0.1)],
+    )
+    return result.summary.session_outcomes, time.monotonic() - start
+
+
+@pytest.mark.parametrize("cap", [0.1, None])
+def test_a_timed_search_cuts_long_trials_and_keeps_their_best_epoch(tmp_path, cap):
+    search = {"trials": 50, "seed": 0, "pruner": "none", "timeout": 12}
+    outcomes, took = _timed_search(tmp_path, {**search, **({"trial_cap": cap} if cap else {})})
     first = outcomes[0].fit
     # ≥ 0.1 s epochs: 1.2 s (0.1 × 12 s) with the cap, else the 12-s deadline — never 1000
     assert first.epochs_run <= (16 if cap else 121)
@@ -103,25 +112,7 @@ def test_a_timed_search_cuts_long_trials_and_keeps_their_best_epoch(tmp_path, ca
 
 
 def test_keras_tuner_stops_at_the_same_deadline(tmp_path):
-    overrides = {
-        "search": {"engine": "keras-tuner", "tuner": "random", "trials": 50, "timeout": 8},
-        "training": {"patience": 1000},
-        "space": {**SMALL_SPACE, "epochs": 1000},
-    }
-    cfg = load_task(str(write_task(tmp_path, "kt", "regression", overrides=overrides)), Path("."))
-    data = prepare(cfg, tmp_path)
-    store = Store(tmp_path / "store")
-    store.ensure()
-    tracker = Tracker(store.mlflow_uri, store.artifact_root)
-    start = time.monotonic()
-    result = run_search(
-        cfg,
-        data,
-        tracker,
-        make_engine("keras-tuner", store),
-        extra_callbacks=lambda: [SlowEpochs(0.1)],
-    )
-    took = time.monotonic() - start
-    outcomes = result.summary.session_outcomes
+    search = {"engine": "keras-tuner", "tuner": "random", "trials": 50, "timeout": 8}
+    outcomes, took = _timed_search(tmp_path, search)
     assert 1 <= len(outcomes) < 50 and outcomes[0].fit.epochs_run <= 81  # not 1000 epochs
     assert took < 8 + 15
