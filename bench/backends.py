@@ -41,6 +41,7 @@ KINDS = {
     "digits": "multiclass",
     "fashion_mnist": "multiclass (image)",
 }
+BACKENDS = ("tensorflow", "jax", "torch")  # the table's order; TensorFlow is the ratios' base
 
 
 def one_run(task: str, backend: str, seed: int, trials: int) -> dict:
@@ -53,6 +54,7 @@ def one_run(task: str, backend: str, seed: int, trials: int) -> dict:
             record = search_record(store, task)
             run.update(record["fixed"], backend_tag=record["backend"])
     run["backend"] = backend
+    run["when"] = now()
     mark = f"{run['wall_s']:.0f} s" if run["ok"] else f"FAILED (bench/results/{run['log']})"
     print(f"  {task} {backend} seed {seed}: {mark}", flush=True)
     return run
@@ -65,27 +67,30 @@ def ratios(runs: list[dict], key: str, a: str, b: str) -> list[float]:
     return [rb[key] / ra[key] for ra, rb in zip(side_a, side_b, strict=False) if ra.get(key)]
 
 
-def table(results: dict[str, list[dict]], backends: list[str], pairs: int, trials: int) -> list:
+def table(results: dict[str, list[dict]], pairs: int, trials: int) -> list:
     """The markdown report: medians per backend, ratios pair by pair against TensorFlow."""
-    base = backends[0]
+    base = BACKENDS[0]
     lines = [
         "# Keras backends per built-in task",
         "",
-        f"{hardware()}; {now()}. Default YAML of each task, `--trials {trials}`, alternating "
-        f"pairs ({' '.join(backends)} …; pair i on seed i; the last run took {pairs}), a fresh "
-        "store each; a task's pairs are the values in its ratios' parentheses.",
+        f"Last run: {hardware()}; {now()}. Default YAML of each task, `--trials {trials}`, "
+        f"alternating pairs (tensorflow, then each other backend measured for that task; pair i "
+        f"on seed i; the last run took {pairs}), a fresh store each; a task's pairs are the "
+        "values in its ratios' parentheses; `measured`: the task's first run (UTC).",
         "Ratio = other ÷ TensorFlow, pair by pair (median, then the pairs). Regenerate: "
         "`.venv/bin/python bench/backends.py`.",
         "",
-        "| task | kind | backend | wall s | s/epoch | fixed s/trial | fixed % | peak RSS GB |"
-        " wall ratio | s/epoch ratio | fixed ratio | RSS ratio |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| task | kind | backend | measured | wall s | s/epoch | fixed s/trial | fixed % "
+        "| peak RSS GB | wall ratio | s/epoch ratio | fixed ratio | RSS ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for task, runs in results.items():
-        for backend in backends:
+        when = runs[0].get("when", "2026-12-01") if runs else ""
+        for backend in [b for b in BACKENDS if any(r["backend"] == b for r in runs)]:
             mine = [r for r in runs if r["backend"] == backend and r["ok"]]
+            head = f"| {task} | {KINDS.get(task, '')} | {backend} | {when} |"
             if not mine:
-                lines.append(f"| {task} | {KINDS.get(task, '')} | {backend} | failed | | | | |||||")
+                lines.append(f"{head} failed | | | | |||||")
                 continue
 
             def med(key: str, rows: list[dict] = mine) -> float:
@@ -105,7 +110,7 @@ def table(results: dict[str, list[dict]], backends: list[str], pairs: int, trial
                     rs = ratios(runs, key, base, backend)
                     pairs_text = ", ".join(f"{r:.2f}" for r in rs)
                     cells.append(f"{statistics.median(rs):.2f} ({pairs_text})" if rs else "—")
-            lines.append(f"| {task} | {KINDS.get(task, '')} | {backend} | " + " | ".join(cells))
+            lines.append(f"{head} " + " | ".join(cells))
     return lines
 
 
@@ -117,7 +122,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=4)
     parser.add_argument("--backends", nargs="*", default=None)
     args = parser.parse_args()
-    installed = [b for b in ("jax", "torch") if importlib.util.find_spec(b)]
+    installed = [b for b in BACKENDS[1:] if importlib.util.find_spec(b)]
     backends = args.backends or ["tensorflow", *installed]
     # tasks measured before and not asked for now are kept (a run per task takes minutes)
     results: dict[str, list[dict]] = (load_json("backends") or {}).get("runs", {})
@@ -127,7 +132,7 @@ def main() -> None:
             for backend in backends:
                 results[task].append(one_run(task, backend, pair, args.trials))
         save_json("backends", {"machine": hardware(), "when": now(), "runs": results})
-        write_report("backends.md", table(results, backends, args.pairs, args.trials))
+        write_report("backends.md", table(results, args.pairs, args.trials))
     print(f"written under {ROOT / 'bench' / 'results'}")
 
 
