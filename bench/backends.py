@@ -85,7 +85,7 @@ def table(results: dict[str, list[dict]], pairs: int, trials: int) -> list:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for task, runs in results.items():
-        when = runs[0].get("when", "2026-12-01") if runs else ""
+        when = runs[0].get("when", "") if runs else ""
         for backend in [b for b in BACKENDS if any(r["backend"] == b for r in runs)]:
             mine = [r for r in runs if r["backend"] == backend and r["ok"]]
             head = f"| {task} | {KINDS.get(task, '')} | {backend} | {when} |"
