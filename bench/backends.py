@@ -4,9 +4,11 @@ Each pair runs the same default `sweepflow tune TASK --trials N --seed S` once p
 turn, into fresh stores; ratios are taken pair by pair (B ÷ A) so that a shared, noisy machine
 moves both sides of a pair alike. Per run: whole-process wall, steady seconds per epoch and fixed
 cost per trial (from the trial runs' epoch timestamps, bench/common.py:fixed_cost) and peak RSS.
-Writes bench/results/backends.json and backends.md.
+Writes bench/results/backends.json and backends.md (`--name`: another pair of files, e.g. for a
+run with other settings that must not replace those rows).
 
     .venv/bin/python bench/backends.py [--tasks carseats imdb ...] [--pairs 2] [--trials 4]
+        [--backends tensorflow torch] [--name experiments/backends_carseats_20trials]
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def ratios(runs: list[dict], key: str, a: str, b: str) -> list[float]:
     return [rb[key] / ra[key] for ra, rb in zip(side_a, side_b, strict=False) if ra.get(key)]
 
 
-def table(results: dict[str, list[dict]], pairs: int, trials: int) -> list:
+def table(results: dict[str, list[dict]], pairs: int, trials: int, command: str) -> list:
     """The markdown report: medians per backend, ratios pair by pair against TensorFlow."""
     base = BACKENDS[0]
     lines = [
@@ -78,7 +80,7 @@ def table(results: dict[str, list[dict]], pairs: int, trials: int) -> list:
         f"on seed i; the last run took {pairs}), a fresh store each; a task's pairs are the "
         "values in its ratios' parentheses; `measured`: the task's first run (UTC).",
         "Ratio = other ÷ TensorFlow, pair by pair (median, then the pairs). Regenerate: "
-        "`.venv/bin/python bench/backends.py`.",
+        f"`.venv/bin/python bench/backends.py{command}`.",
         "",
         "| task | kind | backend | measured | wall s | s/epoch | fixed s/trial | fixed % "
         "| peak RSS GB | wall ratio | s/epoch ratio | fixed ratio | RSS ratio |",
@@ -121,18 +123,20 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=2)
     parser.add_argument("--trials", type=int, default=4)
     parser.add_argument("--backends", nargs="*", default=None)
+    parser.add_argument("--name", default="backends", help="results files under bench/results/")
     args = parser.parse_args()
     installed = [b for b in BACKENDS[1:] if importlib.util.find_spec(b)]
-    backends = args.backends or ["tensorflow", *installed]
+    backends = args.backends or [BACKENDS[0], *installed]
+    command = "" if args.name == "backends" else f" --name {args.name}"
     # tasks measured before and not asked for now are kept (a run per task takes minutes)
-    results: dict[str, list[dict]] = (load_json("backends") or {}).get("runs", {})
+    results: dict[str, list[dict]] = (load_json(args.name) or {}).get("runs", {})
     for task in args.tasks:
         results[task] = []
         for pair in range(args.pairs):
             for backend in backends:
                 results[task].append(one_run(task, backend, pair, args.trials))
-        save_json("backends", {"machine": hardware(), "when": now(), "runs": results})
-        write_report("backends.md", table(results, args.pairs, args.trials))
+        save_json(args.name, {"machine": hardware(), "when": now(), "runs": results})
+        write_report(f"{args.name}.md", table(results, args.pairs, args.trials, command))
     print(f"written under {ROOT / 'bench' / 'results'}")
 
 
