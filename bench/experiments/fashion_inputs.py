@@ -32,7 +32,7 @@ BASE = {
     "layers": 2, "units_1": 512, "units_2": 512, "dropout": 0.3, "learning_rate": 1e-3,
     "optimizer": "adam", "batch_size": 256, "lr_decay": 0.9, "epochs": 40,
 }  # fmt: skip
-VARIANTS = {  # name → (params changed, train on mirrors too)
+VARIANTS = {  # name → (params changed, train on mirrors too, or "shift N": mirrors, shifted)
     "base": ({}, False),
     "batch norm": ({"batch_norm": True}, False),
     "2 x 1024 dropout 0.4": ({"units_1": 1024, "units_2": 1024, "dropout": 0.4}, False),
@@ -44,7 +44,30 @@ VARIANTS = {  # name → (params changed, train on mirrors too)
         {"units_1": 1024, "units_2": 1024, "dropout": 0.4},
         True,
     ),
+    # every image and its mirror, each moved by up to 1 pixel at random every epoch
+    "+ mirrored rows, shifted <= 1 px": ({}, "shift 1"),
 }
+
+
+class Shifted:
+    """Flattened 28 × 28 images, each moved by a random offset of up to `pixels` in x and y
+    (zeros shifted in) every time it is indexed: a new translation every epoch, no copy."""
+
+    def __init__(self, x: object, pixels: int, seed: int) -> None:
+        self.x, self.pixels, self.rng = x, pixels, np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, rows: object) -> np.ndarray:
+        block = np.asarray(self.x[rows]).reshape(-1, 28, 28)
+        p, n = self.pixels, len(block)
+        padded = np.pad(block, ((0, 0), (p, p), (p, p)))
+        dy, dx = self.rng.integers(0, 2 * p + 1, size=(2, n))
+        ys = dy[:, None] + np.arange(28)
+        xs = dx[:, None] + np.arange(28)
+        out = padded[np.arange(n)[:, None, None], ys[:, :, None], xs[:, None, :]]
+        return out.reshape(n, 28 * 28)
 
 
 def mirror(x: np.ndarray) -> np.ndarray:
@@ -71,14 +94,19 @@ def main() -> None:
     spec, y_va = model_spec(data), data.y_val.ravel()
     x_tr, y_tr, x_va = data.x_train, data.y_train, data.x_val
     chosen = [v for v in args.variants.split(";") if v]
-    results = {}
+    out = Path(args.out)
+    results = json.loads(out.read_text()) if out.exists() else {}  # other variants' runs stay
     for name, (change, mirrored) in VARIANTS.items():
         if chosen and name not in chosen:
             continue
         params = {**BASE, **change}
-        train = ([x_tr, mirror(x_tr)], [y_tr, y_tr]) if mirrored else (x_tr, y_tr)
         scores, singles, both = [], [], []
         for seed in range(args.first_seed, args.first_seed + args.seeds):
+            train = ([x_tr, mirror(x_tr)], [y_tr, y_tr]) if mirrored else (x_tr, y_tr)
+            if isinstance(mirrored, str):  # "shift N": both blocks moved up to N pixels
+                px = int(mirrored.split()[1])
+                views = [Shifted(x, px, 7000 + 10 * seed + i) for i, x in enumerate(train[0])]
+                train = (views, train[1])
             fresh_state(3000 + seed)
             start = time.perf_counter()
             model = build_model(params, spec)
@@ -101,10 +129,12 @@ def main() -> None:
                 f"{time.perf_counter() - start:.0f} s)",
                 flush=True,
             )
+        if args.first_seed:  # a run of later seeds (side by side): keyed by its first seed
+            name = f"{name} (seeds from {args.first_seed})"
         results[name] = {"single": singles, "mean_of_all": mean}
         if both:
             results[name]["mirrored_scoring"] = [float((b.argmax(1) == y_va).mean()) for b in both]
-        Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
+        out.write_text(json.dumps(results, indent=1) + "\n")
 
 
 if __name__ == "__main__":
