@@ -70,6 +70,17 @@ class Shifted:
         return out.reshape(n, 28 * 28)
 
 
+def feed_views_in_batches() -> None:
+    """Let sweepflow's `fit` feed `Shifted` views through CompactBatches, as it feeds its own
+    `Mirrored` views (an experiment: the space has no shift key)."""
+    from sweepflow.model import network
+
+    compact = network.is_compact
+    network.is_compact = lambda x: (
+        (isinstance(x, list) and all(isinstance(p, Shifted) for p in x)) or compact(x)
+    )
+
+
 def mirror(x: np.ndarray) -> np.ndarray:
     """Flattened 28 × 28 images flipped left to right."""
     return x.reshape(-1, 28, 28)[:, :, ::-1].reshape(len(x), -1)
@@ -104,6 +115,7 @@ def main() -> None:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             train = ([x_tr, mirror(x_tr)], [y_tr, y_tr]) if mirrored else (x_tr, y_tr)
             if isinstance(mirrored, str):  # "shift N": both blocks moved up to N pixels
+                feed_views_in_batches()
                 px = int(mirrored.split()[1])
                 views = [Shifted(x, px, 7000 + 10 * seed + i) for i, x in enumerate(train[0])]
                 train = (views, train[1])
