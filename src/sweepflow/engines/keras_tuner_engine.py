@@ -25,6 +25,7 @@ from sweepflow.config.task import TaskConfig
 from sweepflow.data.compact import CompactBatches
 from sweepflow.engines import Candidate, Recorder, SearchSummary
 from sweepflow.errors import failure_reason
+from sweepflow.model.feed import array_fit_args
 from sweepflow.model.network import (
     ModelSpec,
     build_model,
@@ -96,7 +97,10 @@ class DenseHyperModel(kt.HyperModel):
             kwargs.pop("y", None)
             feed = CompactBatches(*blocks, batch_size, shuffle=True)
             return model.fit(feed, **kwargs)
-        return model.fit(*args, batch_size=batch_size, **kwargs)
+        kwargs.pop("x", None)
+        kwargs.pop("y", None)
+        feed = array_fit_args(x, y, kwargs.pop("validation_data", None), batch_size)
+        return model.fit(**feed, **kwargs)
 
 
 def tracked_tuner_class(base: type[kt.Tuner]) -> type[kt.Tuner]:

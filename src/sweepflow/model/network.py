@@ -14,6 +14,7 @@ from sweepflow.config.kinds import F1_OBJECTIVES, KINDS
 from sweepflow.config.monitor import VAL_LOSS, Monitor
 from sweepflow.config.space import unit_names
 from sweepflow.data.compact import CompactBatches, Mirrored, is_compact, predict_scores
+from sweepflow.model.feed import array_fit_args
 from sweepflow.model.metrics import class_weights, validation_scores
 
 
@@ -287,9 +288,8 @@ def fit(
     else:
         if isinstance(xs, list | tuple):
             xs, ys = np.concatenate(xs), np.concatenate(ys)
-        history = model.fit(
-            xs, ys, validation_data=validation, batch_size=batch_size, verbose=verbose, **run
-        ).history
+        feed = array_fit_args(xs, ys, validation, batch_size)
+        history = model.fit(**feed, verbose=verbose, **run).history
     return summarize_history(history, monitor=monitor)
 
 
