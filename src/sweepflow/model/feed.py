@@ -33,6 +33,7 @@ def array_fit_args(
     args = {
         "x": _repeated(x, y, batch_size, shuffle=True),
         "steps_per_epoch": math.ceil(len(y) / batch_size),
+        "shuffle": False,  # the dataset shuffles its rows (Keras warns that it cannot)
     }
     if validation is not None:
         args["validation_data"] = _repeated(*validation, batch_size, shuffle=False)
