@@ -7,7 +7,8 @@ step once per batch and runs its callbacks' batch hooks between calls. With
 the same network through sweepflow's `fit` on a task's real training rows: the first epoch's
 seconds (tracing and running), the steady epochs' after it, and the best validation loss (the
 same steps in the same order: it should not move). Writes
-bench/results/experiments/steps_per_execution.*.
+bench/results/experiments/steps_per_execution.* (or `--name`). The run named
+`steps_per_execution_before_feed` was made at fb72bd2, when `fit` still gave Keras the arrays.
 
     .venv/bin/python bench/experiments/steps_per_execution.py [--tasks carseats imdb] [--pairs 3]
 """
@@ -60,11 +61,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="*", default=["carseats", "imdb"])
     parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--name", default="experiments/steps_per_execution")
     args = parser.parse_args()
     results = alternate_fits(args.tasks, SETTINGS, one_fit, args.pairs, SETTINGS[0])
-    save_json(
-        "experiments/steps_per_execution", {"machine": machine(), "when": now(), "runs": results}
-    )
+    save_json(args.name, {"machine": machine(), "when": now(), "runs": results})
     med = statistics.median
     lines = [
         "# steps_per_execution: train steps per call of the traced function (TensorFlow)",
@@ -93,7 +93,7 @@ def main() -> None:
                 f"{med(r['fit_s'] for r in rows):.2f} | "
                 f"{med(r['best_val_loss'] for r in rows):.4f} | {ratios[0]} | {ratios[1]} |"
             )
-    write_report("experiments/steps_per_execution.md", lines)
+    write_report(f"{args.name}.md", lines)
 
 
 if __name__ == "__main__":
