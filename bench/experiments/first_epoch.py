@@ -2,11 +2,11 @@
 
 Each fit (sweepflow's `fit`, the task's training and validation rows, a fixed small network)
 is timed by a callback at its edges: before `on_train_begin` (the data adapter and callbacks'
-set-up), the first train batch (the train step's trace and first run), the first validation
-batch (the test step's trace) and a steady epoch after them. Then the fitted network scores
-the validation rows, twice, with the setting of the pair: Keras' `model.predict` (a data
-pipeline per call) or `predict_scores` (`predict_on_batch` in 1,024-row batches, since this
-commit): the call an F1 objective makes every epoch and the final evaluation makes once.
+set-up), the first train batch (the train step's trace and first run) and the first
+validation batch (the test step's trace). Then the fitted network scores the validation rows,
+twice, with the setting of the pair: Keras' `model.predict` (a data pipeline per call) or
+`predict_scores` (`predict_on_batch` in 1,024-row batches, since fb72bd2): the call an F1
+objective makes every epoch and the final evaluation makes once.
 Settings alternate A B A B after a warm-up fit; medians, ratio pair by pair. Writes
 bench/results/experiments/first_epoch.{json,md} (or `--name`).
 
@@ -28,11 +28,11 @@ from common import alternate_fits, machine, now, save_json, write_report  # noqa
 
 PARAMS = {"layers": 1, "units": 32, "learning_rate": 1e-2, "optimizer": "adam", "l2": 0.03}
 SETTINGS = ("model.predict", "predict_scores")
-PARTS = ("before train begins", "first train batch", "first validation batch", "steady epoch")
+PARTS = ("before train begins", "first train batch", "first validation batch")
 
 
 def marks_callback() -> Any:
-    """A callback recording the time of the fit's first events (first epoch, then epoch 2)."""
+    """A callback recording the time of the fit's first events."""
     import keras
 
     class Marks(keras.callbacks.Callback):
@@ -58,14 +58,6 @@ def marks_callback() -> Any:
         def on_test_batch_end(self, batch: int, logs: Any = None) -> None:
             self._mark("test_b0_end")
 
-        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-            if epoch == 1:
-                self._mark("e1_begin")
-
-        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            if epoch == 1:
-                self._mark("e1_end")
-
     return Marks()
 
 
@@ -86,7 +78,6 @@ def one_fit(data: Any, setting: str, epochs: int, batch: int) -> dict:
         PARTS[0]: t["train_begin"] - t["start"],
         PARTS[1]: t["b0_end"] - t["b0_begin"],
         PARTS[2]: t["test_b0_end"] - t["test_begin"],
-        PARTS[3]: t["e1_end"] - t["e1_begin"],
     }
     calls = []
     for _ in range(2):
@@ -116,15 +107,16 @@ def main() -> None:
         f"{machine()}; {now()}. Network {PARAMS} through sweepflow's `fit` on each task's "
         "training rows, validating each epoch (small tables: batch 32, larger: 256); medians "
         f"of {args.pairs} fits per setting. Command: `.venv/bin/python "
-        f"bench/experiments/first_epoch.py --tasks {' '.join(args.tasks)} --pairs {args.pairs}`"
-        f"{'' if args.name == 'experiments/first_epoch' else f' --name {args.name}'}.",
+        f"bench/experiments/first_epoch.py --tasks {' '.join(args.tasks)} --pairs {args.pairs}"
+        f"{'' if args.name == 'experiments/first_epoch' else f' --name {args.name}'}`.",
         "",
         "| task | " + " | ".join(f"{p} (s)" for p in PARTS) + " |",
         "|---|" + "---|" * len(PARTS),
     ]
     for task, runs in results.items():
         rows = [r for setting in SETTINGS for r in runs[setting]]
-        lines.append(f"| {task} | " + " | ".join(f"{med(r[p] for r in rows):.3f}" for p in PARTS))
+        cells = " | ".join(f"{med(r[p] for r in rows):.3f}" for p in PARTS)
+        lines.append(f"| {task} | {cells} |")
     lines += [
         "",
         "Scoring the validation rows once the network is fitted (s per call; ratio "
