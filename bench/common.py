@@ -210,6 +210,31 @@ def fixed_cost(client: Any, trials: list) -> dict[str, float]:
     }
 
 
+def paired_ratio(base: list[dict], runs: list[dict], key: str) -> str:
+    """Median of runs ÷ base for `key`, pair by pair, then each pair's: '0.38 (0.38, 0.34)'."""
+    r = [b[key] / a[key] for a, b in zip(base, runs, strict=True)]
+    return f"{statistics.median(r):.2f} ({', '.join(f'{x:.2f}' for x in r)})"
+
+
+def settings_rows(
+    results: dict[str, dict[str, list[dict]]],
+    cells: Callable[[str, str, list[dict]], str],
+    ratio_keys: tuple[str, ...],
+) -> list[str]:
+    """Table rows, one per task and setting (`alternate_fits`' results): `cells(task, setting,
+    runs)` then, after the first setting, each `ratio_keys` ratio to the first setting's runs."""
+    lines = []
+    for task, runs in results.items():
+        settings = list(runs)
+        for setting in settings:
+            ratios = [
+                "" if setting == settings[0] else paired_ratio(runs[settings[0]], runs[setting], k)
+                for k in ratio_keys
+            ]
+            lines.append(f"| {cells(task, setting, runs[setting])} | " + " | ".join(ratios) + " |")
+    return lines
+
+
 def mean_sd(values: list[float], digits: int = 3) -> str:
     """'mean ± sd (min–max)' or '—' (None and NaN, e.g. no fixed cost for cv trials, left out)."""
     values = [v for v in values if v is not None and math.isfinite(v)]

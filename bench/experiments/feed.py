@@ -22,7 +22,15 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: common.py
-from common import alternate_fits, epoch_clock, machine, now, save_json, write_report  # noqa: E402
+from common import (  # noqa: E402
+    alternate_fits,
+    epoch_clock,
+    machine,
+    now,
+    save_json,
+    settings_rows,
+    write_report,
+)
 
 PARAMS = {"layers": 1, "units": 32, "learning_rate": 1e-2, "optimizer": "adam", "l2": 0.03}
 SETTINGS = ("Keras' array adapter (before)", "one iterator per fit (array_fit_args)")
@@ -84,20 +92,15 @@ def main() -> None:
         "| steady ratio | fit ratio |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for task, runs in results.items():
-        base = runs[SETTINGS[0]]
-        for key in SETTINGS:
-            rows = runs[key]
-            ratios = ["", ""]
-            if key != SETTINGS[0]:
-                for i, part in enumerate(("steady_s", "fit_s")):
-                    r = [b[part] / a[part] for a, b in zip(base, rows, strict=True)]
-                    ratios[i] = f"{med(r):.2f} ({', '.join(f'{x:.2f}' for x in r)})"
-            lines.append(
-                f"| {task} | {rows[0]['rows']} | {key} | {med(r['first_s'] for r in rows):.2f} | "
-                f"{med(r['steady_s'] for r in rows):.3f} | {med(r['fit_s'] for r in rows):.2f} | "
-                f"{med(r['best_val_loss'] for r in rows):.4f} | {ratios[0]} | {ratios[1]} |"
-            )
+
+    def cells(task: str, setting: str, rows: list[dict]) -> str:
+        return (
+            f"{task} | {rows[0]['rows']} | {setting} | {med(r['first_s'] for r in rows):.2f} | "
+            f"{med(r['steady_s'] for r in rows):.3f} | {med(r['fit_s'] for r in rows):.2f} | "
+            f"{med(r['best_val_loss'] for r in rows):.4f}"
+        )
+
+    lines += settings_rows(results, cells, ("steady_s", "fit_s"))
     write_report("experiments/feed.md", lines)
 
 

@@ -20,7 +20,15 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: common.py
-from common import alternate_fits, epoch_clock, machine, now, save_json, write_report  # noqa: E402
+from common import (  # noqa: E402
+    alternate_fits,
+    epoch_clock,
+    machine,
+    now,
+    save_json,
+    settings_rows,
+    write_report,
+)
 
 PARAMS = {"layers": 2, "units_1": 64, "units_2": 32, "learning_rate": 1e-3, "optimizer": "adam"}
 SETTINGS = ("grappler on (default)", "grappler off")
@@ -77,21 +85,15 @@ def main() -> None:
         "| steady ratio |",
         "|---|---|---|---|---|---|---|",
     ]
-    for task, runs in results.items():
-        on = runs[SETTINGS[0]]
-        for key in SETTINGS:
-            rows = runs[key]
-            ratios = ["", ""]
-            if key != SETTINGS[0]:
-                for i, part in enumerate(("first_s", "steady_s")):
-                    r = [b[part] / a[part] for a, b in zip(on, rows, strict=True)]
-                    ratios[i] = f"{statistics.median(r):.2f} ({', '.join(f'{x:.2f}' for x in r)})"
-            lines.append(
-                f"| {task} | {key} | {statistics.median(r['first_s'] for r in rows):.2f} | "
-                f"{statistics.median(r['steady_s'] for r in rows):.3f} | "
-                f"{statistics.median(r['best_val_loss'] for r in rows):.4f} | "
-                f"{ratios[0]} | {ratios[1]} |"
-            )
+
+    def cells(task: str, setting: str, rows: list[dict]) -> str:
+        med = statistics.median
+        return (
+            f"{task} | {setting} | {med(r['first_s'] for r in rows):.2f} | "
+            f"{med(r['steady_s'] for r in rows):.3f} | {med(r['best_val_loss'] for r in rows):.4f}"
+        )
+
+    lines += settings_rows(results, cells, ("first_s", "steady_s"))
     write_report("experiments/trace_cost.md", lines)
 
 
