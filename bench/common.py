@@ -216,6 +216,15 @@ def paired_ratio(base: list[dict], runs: list[dict], key: str) -> str:
     return f"{statistics.median(r):.2f} ({', '.join(f'{x:.2f}' for x in r)})"
 
 
+def fit_cells(runs: list[dict]) -> str:
+    """Medians of one setting's fits: first epoch s | steady epoch s | fit s | best val_loss."""
+    med = statistics.median
+    return (
+        f"{med(r['first_s'] for r in runs):.2f} | {med(r['steady_s'] for r in runs):.3f} | "
+        f"{med(r['fit_s'] for r in runs):.2f} | {med(r['best_val_loss'] for r in runs):.4f}"
+    )
+
+
 def settings_rows(
     results: dict[str, dict[str, list[dict]]],
     cells: Callable[[str, str, list[dict]], str],

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: common.p
 from common import (  # noqa: E402
     alternate_fits,
     epoch_clock,
+    fit_cells,
     machine,
     now,
     save_json,
@@ -78,7 +79,6 @@ def main() -> None:
     args = parser.parse_args()
     results = alternate_fits(args.tasks, SETTINGS, one_fit, args.pairs, SETTINGS[0])
     save_json("experiments/feed", {"machine": machine(), "when": now(), "runs": results})
-    med = statistics.median
     lines = [
         "# Arrays into `model.fit` on TensorFlow: a new iterator per epoch vs one per fit",
         "",
@@ -94,11 +94,7 @@ def main() -> None:
     ]
 
     def cells(task: str, setting: str, rows: list[dict]) -> str:
-        return (
-            f"{task} | {rows[0]['rows']} | {setting} | {med(r['first_s'] for r in rows):.2f} | "
-            f"{med(r['steady_s'] for r in rows):.3f} | {med(r['fit_s'] for r in rows):.2f} | "
-            f"{med(r['best_val_loss'] for r in rows):.4f}"
-        )
+        return f"{task} | {rows[0]['rows']} | {setting} | {fit_cells(rows)}"
 
     lines += settings_rows(results, cells, ("steady_s", "fit_s"))
     write_report("experiments/feed.md", lines)

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: common.p
 from common import (  # noqa: E402
     alternate_fits,
     epoch_clock,
+    fit_cells,
     machine,
     now,
     save_json,
@@ -73,7 +74,6 @@ def main() -> None:
     args = parser.parse_args()
     results = alternate_fits(args.tasks, SETTINGS, one_fit, args.pairs, SETTINGS[0])
     save_json(args.name, {"machine": machine(), "when": now(), "runs": results})
-    med = statistics.median
     lines = [
         "# steps_per_execution: train steps per call of the traced function (TensorFlow)",
         "",
@@ -88,11 +88,7 @@ def main() -> None:
     ]
 
     def cells(task: str, setting: str, rows: list[dict]) -> str:
-        return (
-            f"{task} | {rows[0]['steps_per_epoch']} | {setting} | "
-            f"{med(r['first_s'] for r in rows):.2f} | {med(r['steady_s'] for r in rows):.3f} | "
-            f"{med(r['fit_s'] for r in rows):.2f} | {med(r['best_val_loss'] for r in rows):.4f}"
-        )
+        return f"{task} | {rows[0]['steps_per_epoch']} | {setting} | {fit_cells(rows)}"
 
     lines += settings_rows(results, cells, ("steady_s", "fit_s"))
     write_report(f"{args.name}.md", lines)
