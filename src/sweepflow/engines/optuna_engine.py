@@ -56,8 +56,7 @@ def suggest(space: SearchSpace, trial: optuna.Trial) -> dict[str, Any]:
 
 class EpochPruning(keras.callbacks.Callback):
     """Reports the objective to Optuna at the epochs where the task's pruner can act (see
-    `pruner_acts_at`; by default every epoch, which suits any pruner) and stops training when
-    the pruner says so."""
+    `pruner_acts_at`) and stops training when the pruner says so."""
 
     def __init__(self, trial: optuna.Trial, monitor: str, pruner: str = "median") -> None:
         super().__init__()
@@ -95,7 +94,7 @@ def pruner_acts_at(pruner: str, step: int) -> bool:
         return True
     if pruner not in ("hyperband", "successive_halving") or step < MIN_RESOURCE:
         return False
-    if step % MIN_RESOURCE:  # not on the ladder
+    if step % MIN_RESOURCE:
         return False
     rung = step // MIN_RESOURCE
     while rung % REDUCTION == 0:
