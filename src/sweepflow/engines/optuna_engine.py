@@ -55,17 +55,16 @@ def suggest(space: SearchSpace, trial: optuna.Trial) -> dict[str, Any]:
 
 
 class EpochPruning(keras.callbacks.Callback):
-    """Reports the objective to Optuna at the epochs where the task's pruner can act (see
-    `pruner_acts_at`) and stops training when the pruner says so."""
+    """Reports the objective to Optuna each epoch and stops training when the pruner says so."""
 
-    def __init__(self, trial: optuna.Trial, monitor: str, pruner: str = "median") -> None:
+    def __init__(self, trial: optuna.Trial, monitor: str) -> None:
         super().__init__()
-        self.trial, self.monitor, self.pruner, self.pruned = trial, monitor, pruner, False
+        self.trial, self.monitor, self.pruned = trial, monitor, False
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        """Report this epoch's value if the pruner can act on it; ask the pruner."""
+        """Report this epoch's value; ask the pruner."""
         value = (logs or {}).get(self.monitor)
-        if value is None or not pruner_acts_at(self.pruner, epoch + 1):
+        if value is None:
             return
         if self.report_step(epoch + 1, float(value)):
             self.model.stop_training = True
@@ -77,31 +76,6 @@ class EpochPruning(keras.callbacks.Callback):
         return self.pruned
 
 
-# Successive halving's rungs, min resource × reduction factor^k steps: 2, 6, 18, 54, …
-# (each Hyperband bracket starts at a later rung of the same ladder)
-MIN_RESOURCE, REDUCTION = 2, 3
-
-
-def pruner_acts_at(pruner: str, step: int) -> bool:
-    """Whether the named pruner can decide on a value reported at `step`.
-
-    Hyperband and successive halving decide at their rungs only: between them a report
-    changes nothing they or the TPE sampler read (a pruned trial's last report is the rung
-    that pruned it), yet costs a storage write and read, ~20 ms an epoch on SQLite
-    (docs/performance.md). The median pruner compares every step; with none, no step.
-    """
-    if pruner == "median":
-        return True
-    if pruner not in ("hyperband", "successive_halving") or step < MIN_RESOURCE:
-        return False
-    if step % MIN_RESOURCE:
-        return False
-    rung = step // MIN_RESOURCE
-    while rung % REDUCTION == 0:
-        rung //= REDUCTION
-    return rung == 1
-
-
 def pruning_steps(cfg: TaskConfig) -> int:
     """How many values a trial reports to the pruner: one per fold under `cv:`, else per epoch."""
     return int(cfg.cv) if cfg.cv else int(cfg.space.max_value("epochs"))
@@ -110,13 +84,9 @@ def pruning_steps(cfg: TaskConfig) -> int:
 def make_pruner(name: str, max_steps: int) -> optuna.pruners.BasePruner:
     """The pruner named in the task YAML; `max_steps` is Hyperband's maximum resource."""
     if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(
-            min_resource=MIN_RESOURCE, max_resource=max(max_steps, 3), reduction_factor=REDUCTION
-        )
+        return optuna.pruners.HyperbandPruner(min_resource=2, max_resource=max(max_steps, 3))
     if name == "successive_halving":
-        return optuna.pruners.SuccessiveHalvingPruner(
-            min_resource=MIN_RESOURCE, reduction_factor=REDUCTION
-        )
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=2)
     if name == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2)
     return optuna.pruners.NopPruner()
@@ -224,7 +194,7 @@ class OptunaEngine:
         def objective(trial: optuna.Trial) -> float:
             trial.set_user_attr("session", session)
             params = suggest(cfg.space, trial)
-            pruning = EpochPruning(trial, cfg.objective, cfg.search.pruner)
+            pruning = EpochPruning(trial, cfg.objective)
             try:
                 outcome = recorder(params, trial.number, [pruning], lambda: pruning.pruned)
             except BaseException as exc:
