@@ -12,7 +12,8 @@ from mlflow import MlflowClient
 from sweepflow.config.monitor import Monitor
 from sweepflow.config.task import load_task
 from sweepflow.data.prepare import prepare
-from sweepflow.engines.optuna_engine import EpochPruning, OptunaEngine
+from sweepflow.engines.optuna_engine import OptunaEngine
+from sweepflow.engines.optuna_pruning import EpochPruning
 from sweepflow.errors import ConfigError
 from sweepflow.search.cv import best_mean_epoch
 from sweepflow.search.recorder import TrialRecorder

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
 
 import optuna
 import pytest
@@ -171,3 +176,55 @@ def test_engine_override_is_validated_like_the_yaml(tmp_path):
     cfg = load_task(str(write_task(tmp_path, "t", "binary", overrides={"space": space})), tmp_path)
     with pytest.raises(ConfigError, match="allots epochs"):
         cfg.with_overrides(engine="keras-tuner")
+
+
+def _refuse_writes(db: Path, table: str) -> None:
+    """From now on every insert and update of `table` fails as a write to a broken store does
+    (an OperationalError, not a constraint Optuna would ignore); reads still work."""
+    with contextlib.closing(sqlite3.connect(db)) as con:
+        for op in ("insert", "update"):
+            con.execute(
+                f"create trigger refuse_{op}_{table} before {op} on {table} "
+                "begin insert into a_table_that_is_gone values (1); end"
+            )
+        con.commit()
+
+
+def test_a_heartbeat_the_store_refuses_is_kept_not_printed_and_the_trial_confirms_it(
+    tmp_path, monkeypatch, capfd
+):
+    """Optuna's heartbeat thread meets a store that refuses its write: no traceback on stderr;
+    the trial's own thread then writes, and raises only if the store refuses that write too."""
+    from sweepflow.engines.optuna_pruning import EpochPruning
+    from sweepflow.store.optuna_storage import make_storage
+
+    monkeypatch.setenv("SWEEPFLOW_HEARTBEAT_SECONDS", "1")
+    died: list[BaseException | None] = []  # a thread ended by an exception (printed, by default)
+    monkeypatch.setattr(threading, "excepthook", lambda args: died.append(args.exc_value))
+    db = tmp_path / "optuna.db"
+    storage = make_storage(f"sqlite:///{db}")
+    study = optuna.create_study(storage=storage)
+    seen: list[bool] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        if trial.number == 0:
+            _refuse_writes(db, "trial_heartbeats")  # every heartbeat write now fails
+        time.sleep(2.5)  # the heartbeat thread tries again
+        seen.append(storage.heartbeat_failed)
+        pruning = EpochPruning(trial, "val_loss", storage)
+        pruning.on_epoch_end(0, {"val_loss": 1.0})  # a write of its own: the store takes it
+        if trial.number == 1:
+            _refuse_writes(db, "trial_user_attributes")
+            storage.heartbeat_failed = True
+            pruning.on_epoch_end(1, {"val_loss": 1.0})  # the store refuses it: raised here
+        return 1.0
+
+    study.optimize(objective, n_trials=1)
+    assert seen == [True]
+    assert died == []
+    assert study.trials[0].user_attrs == {"heartbeat_missed_at_epoch": 1}
+    assert study.trials[0].state == optuna.trial.TrialState.COMPLETE
+    assert not storage.heartbeat_failed
+    assert "Traceback" not in capfd.readouterr().err
+    with pytest.raises(optuna.exceptions.StorageInternalError):
+        study.optimize(objective, n_trials=1)

@@ -1,4 +1,4 @@
-"""Optuna adapter: a persistent study per task, seeded TPE, a pruner fed every epoch."""
+"""Optuna adapter: a persistent study per task, seeded TPE, the pruner of optuna_pruning.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import keras
 import optuna
 from optuna.trial import TrialState
 
@@ -23,12 +22,13 @@ from sweepflow.config.space import (
 )
 from sweepflow.config.task import TaskConfig
 from sweepflow.engines import Recorder, SearchSummary
+from sweepflow.engines.optuna_pruning import EpochPruning, make_pruner, pruning_steps
 from sweepflow.engines.optuna_study import ranked, session_trials, spent, trial_states
 from sweepflow.errors import SweepflowError
 from sweepflow.model.trial import COMPLETE, FAILED, PRUNED, TrialOutcome
 from sweepflow.plots import study_figures
 from sweepflow.store.layout import redact
-from sweepflow.store.optuna_storage import heartbeat_seconds, make_storage
+from sweepflow.store.optuna_storage import HeartbeatStorage, heartbeat_seconds, make_storage
 
 log = logging.getLogger("sweepflow.search")
 
@@ -52,44 +52,6 @@ def suggest(space: SearchSpace, trial: optuna.Trial) -> dict[str, Any]:
     for key in unit_names(int(params["layers"])):
         params[key] = suggest_one(trial, key, space["units"])
     return params
-
-
-class EpochPruning(keras.callbacks.Callback):
-    """Reports the objective to Optuna each epoch and stops training when the pruner says so."""
-
-    def __init__(self, trial: optuna.Trial, monitor: str) -> None:
-        super().__init__()
-        self.trial, self.monitor, self.pruned = trial, monitor, False
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        """Report this epoch's value; ask the pruner."""
-        value = (logs or {}).get(self.monitor)
-        if value is None:
-            return
-        if self.report_step(epoch + 1, float(value)):
-            self.model.stop_training = True
-
-    def report_step(self, step: int, value: float) -> bool:
-        """Report one value (an epoch's, or a cross-validation fold's mean); True: prune."""
-        self.trial.report(value, step=step)
-        self.pruned = self.pruned or self.trial.should_prune()
-        return self.pruned
-
-
-def pruning_steps(cfg: TaskConfig) -> int:
-    """How many values a trial reports to the pruner: one per fold under `cv:`, else per epoch."""
-    return int(cfg.cv) if cfg.cv else int(cfg.space.max_value("epochs"))
-
-
-def make_pruner(name: str, max_steps: int) -> optuna.pruners.BasePruner:
-    """The pruner named in the task YAML; `max_steps` is Hyperband's maximum resource."""
-    if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=2, max_resource=max(max_steps, 3))
-    if name == "successive_halving":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=2)
-    if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2)
-    return optuna.pruners.NopPruner()
 
 
 def grid_space(space: SearchSpace) -> dict[str, list[Any]]:
@@ -149,12 +111,14 @@ class OptunaEngine:
 
     def __init__(self, storage: str, worker: int = 0) -> None:
         self.storage, self.worker = storage, worker
+        self.heartbeats: HeartbeatStorage | None = None  # the loaded study's storage
 
     def load_study(self, cfg: TaskConfig) -> optuna.Study:
         """Create the task's study, or load it so a re-run adds trials instead of restarting."""
+        self.heartbeats = make_storage(self.storage)
         study = optuna.create_study(
             study_name=cfg.name,
-            storage=make_storage(self.storage),
+            storage=self.heartbeats,
             direction=cfg.direction,
             pruner=make_pruner(cfg.search.pruner, pruning_steps(cfg)),
             load_if_exists=True,
@@ -194,7 +158,7 @@ class OptunaEngine:
         def objective(trial: optuna.Trial) -> float:
             trial.set_user_attr("session", session)
             params = suggest(cfg.space, trial)
-            pruning = EpochPruning(trial, cfg.objective)
+            pruning = EpochPruning(trial, cfg.objective, self.heartbeats)
             try:
                 outcome = recorder(params, trial.number, [pruning], lambda: pruning.pruned)
             except BaseException as exc:
