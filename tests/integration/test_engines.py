@@ -127,6 +127,25 @@ def test_optuna_samplers_and_pruners_from_the_yaml(tmp_path, sampler, pruner, cl
     assert len(study.trials) == 2
     if sampler == "grid":
         assert {t.params["learning_rate"] for t in study.trials} <= {0.01, 0.03}
+    for t in study.trials:  # values reach the study only where the pruner can act on them
+        steps, run = sorted(t.intermediate_values), t.user_attrs["epochs_run"]
+        if pruner == "median":
+            assert steps == list(range(1, run + 1))
+        elif pruner == "none":
+            assert steps == []
+        else:  # successive halving decides at its rungs: 2, 6, 18, … epochs
+            assert steps == [s for s in (2, 6, 18, 54) if s <= run]
+            assert run >= 2
+
+
+def test_pruner_acts_at_its_rungs_every_step_or_never():
+    from sweepflow.engines.optuna_pruning import pruner_acts_at
+
+    rungs = [s for s in range(1, 200) if pruner_acts_at("hyperband", s)]
+    assert rungs == [2, 6, 18, 54, 162]
+    assert [s for s in range(1, 200) if pruner_acts_at("successive_halving", s)] == rungs
+    assert all(pruner_acts_at("median", s) for s in range(1, 200))
+    assert not any(pruner_acts_at("none", s) for s in range(1, 200))
 
 
 @pytest.mark.parametrize(
@@ -211,7 +230,7 @@ def test_a_heartbeat_the_store_refuses_is_kept_not_printed_and_the_trial_confirm
             _refuse_writes(db, "trial_heartbeats")  # every heartbeat write now fails
         time.sleep(2.5)  # the heartbeat thread tries again
         seen.append(storage.heartbeat_failed)
-        pruning = EpochPruning(trial, "val_loss", storage)
+        pruning = EpochPruning(trial, "val_loss", "none", storage)
         pruning.on_epoch_end(0, {"val_loss": 1.0})  # a write of its own: the store takes it
         if trial.number == 1:
             _refuse_writes(db, "trial_user_attributes")

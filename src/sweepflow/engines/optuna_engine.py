@@ -158,7 +158,7 @@ class OptunaEngine:
         def objective(trial: optuna.Trial) -> float:
             trial.set_user_attr("session", session)
             params = suggest(cfg.space, trial)
-            pruning = EpochPruning(trial, cfg.objective, self.heartbeats)
+            pruning = EpochPruning(trial, cfg.objective, cfg.search.pruner, self.heartbeats)
             try:
                 outcome = recorder(params, trial.number, [pruning], lambda: pruning.pruned)
             except BaseException as exc:
