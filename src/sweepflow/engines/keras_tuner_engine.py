@@ -91,14 +91,12 @@ class DenseHyperModel(kt.HyperModel):
             kwargs["class_weight"] = weights
         prebuild(model, x, y)
         batch_size = int(hp.get("batch_size"))
-        if hp_params(self.space, hp).get("mirror", False):  # each image and its mirror, as fit
-            blocks = mirrored_blocks([x], [y], self.spec.image_shape)
-            kwargs.pop("x", None)
-            kwargs.pop("y", None)
-            feed = CompactBatches(*blocks, batch_size, shuffle=True)
-            return model.fit(feed, **kwargs)
         kwargs.pop("x", None)
         kwargs.pop("y", None)
+        if hp_params(self.space, hp).get("mirror", False):  # each image and its mirror, as fit
+            blocks = mirrored_blocks([x], [y], self.spec.image_shape)
+            feed = CompactBatches(*blocks, batch_size, shuffle=True)
+            return model.fit(feed, **kwargs)
         feed = array_fit_args(x, y, kwargs.pop("validation_data", None), batch_size)
         return model.fit(**feed, **kwargs)
 
