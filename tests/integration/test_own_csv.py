@@ -79,6 +79,13 @@ def test_the_minimal_yaml_is_a_complete_task_sized_from_the_table(tmp_path):
     # what the YAML (or the command line) sets is kept
     given = auto_config(cfg.with_overrides(trials=3), rows=240)
     assert given.search.trials == 3
+    final = {"ensemble": 1, "members": "top"}
+    path = minimal_task(tmp_path, "own", "binary", make_table("binary"), final=final, cv=None)
+    own = auto_config(load_task(str(path), tmp_path), rows=240)
+    assert (own.final.ensemble, own.final.members, own.cv) == (1, "top", None)
+    path = minimal_task(tmp_path, "top", "binary", make_table("binary"), final={"members": "top"})
+    top = auto_config(load_task(str(path), tmp_path), rows=240)
+    assert (top.final.ensemble, top.final.members) == (5, "top")
 
 
 def test_regression_targets_are_standardised_by_default(tmp_path):

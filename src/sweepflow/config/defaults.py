@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sweepflow.config.final import FinalConfig
 from sweepflow.config.space import ChoiceSpec, FixedSpec, FloatSpec, IntSpec, SearchSpace
 from sweepflow.config.task import TaskConfig, validated
 
@@ -63,7 +62,7 @@ def default_space(
 
 def auto_config(cfg: TaskConfig, rows: int, features: int = 0, classes: int = 0) -> TaskConfig:
     """Fill in what a YAML without `space:` left out, from the table's train+val rows, input
-    width and classes. Keys the YAML set (cv, final, search.trials, search.timeout,
+    width and classes. Keys the YAML set (cv, final.ensemble, search.trials, search.timeout,
     training.patience) stay.
     """
     if not cfg.auto:
@@ -72,9 +71,9 @@ def auto_config(cfg: TaskConfig, rows: int, features: int = 0, classes: int = 0)
     out = replace(cfg, space=default_space(rows, cfg.class_weight, features, classes))
     if "cv" not in given and size == "small":
         out = replace(out, cv=CV_FOLDS)
-    if "final" not in given:
+    if "final.ensemble" not in given:  # final.members, if set, stays as the YAML says
         members = 5 if size == "small" else 3 if rows <= HUGE_ROWS else 1
-        out = replace(out, final=FinalConfig(ensemble=members, members="best"))
+        out = replace(out, final=replace(out.final, ensemble=members))
     search = out.search
     if "search.trials" not in given:
         search = replace(search, trials=TRIALS)
