@@ -3,6 +3,7 @@
     python bench/tables.py                        # all tables in ../shared/tables, seeds 0 1 2
     python bench/tables.py --tables titanic_binary --seeds 0
     python bench/tables.py --variant scaling=standard --name tables_standard
+    python bench/tables.py --inner --variant cv=4 --name tables_inner_cv4   # training rows only
 
 Each run is `python -m sweepflow tune <yaml>` under /usr/bin/time -v in a fresh store; the test
 metrics, the linear / HistGB baselines (logged by the run itself on the same split) and the
@@ -10,6 +11,11 @@ search's best validation / CV value are read back from MLflow. Results go to
 bench/results/<name>.json (kept between calls: a finished run is not redone unless --redo)
 and <name>.md. Variants (--variant key=value, a data: key) are compared on the search's best
 CV / validation value, i.e. on training rows only, never on the test split.
+
+With --inner the test rows of the split with seed --outer-seed (0, the seed of tables.md) are
+removed first: each run tunes on a CSV of the remaining training rows, and its own test split
+(seed = the run's seed) is a holdout inside them. Defaults are compared on that holdout, which
+no search sees, without reading the outer test rows.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shlex
 import statistics
 import subprocess
 import sys
@@ -28,6 +35,7 @@ from pathlib import Path
 
 import yaml
 from common import ENV, ROOT, load_json, machine, mean_sd, now, save_json, write_report
+from tables_compare import HEADLINE, compare
 
 TABLES = Path(os.environ.get("SWEEPFLOW_TABLES", ROOT.parent / "shared" / "tables"))
 TARGETS = {  # the target of each table (../shared/tables/README.md)
@@ -42,24 +50,50 @@ TARGETS = {  # the target of each table (../shared/tables/README.md)
     "penguins_multiclass": "species",
     "glass_multiclass": "type",
 }
-HEADLINE = {"regression": ("test_mae", False), "binary": ("test_accuracy", True)}
-HEADLINE["multiclass"] = HEADLINE["binary"]
 
 
-def minimal_yaml(folder: Path, table: str, seed: int, variant: dict) -> Path:
+TOP_LEVEL = ("cv", "final")  # variant keys that are top-level YAML keys, not data: keys
+
+
+def minimal_yaml(
+    folder: Path, table: str, seed: int, variant: dict, csv: Path | None = None
+) -> Path:
     """The YAML a new user writes: task, kind, data.path, data.target (+ the split seed).
 
-    `variant` sets more keys: `scaling` (a data: key) or dotted `search.sampler` and the like.
+    `variant` sets more keys: `scaling` (a data: key), `cv` / `final` (top-level) or dotted
+    `search.sampler` and the like.
     """
     kind = table.rsplit("_", 1)[1]
-    data = {"source": "csv", "path": str(TABLES / f"{table}.csv"), "target": TARGETS[table]}
+    csv = csv or TABLES / f"{table}.csv"
+    data = {"source": "csv", "path": str(csv), "target": TARGETS[table]}
     spec = {"task": table, "kind": kind, "data": {**data, "split_seed": seed}}
     for key, value in variant.items():
         section, _, name = key.rpartition(".")
-        spec.setdefault(section or "data", {})[name] = value
+        if key in TOP_LEVEL:
+            spec[key] = value
+        else:
+            spec.setdefault(section or "data", {})[name] = value
     path = folder / f"{table}.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
+
+
+def training_rows_csv(folder: Path, table: str, outer_seed: int) -> Path:
+    """The table without the test rows of its split with `outer_seed`, as sweepflow splits it."""
+    from sweepflow.config.task import load_task
+    from sweepflow.data.prepare import table_columns
+    from sweepflow.data.sources import read_csv
+    from sweepflow.data.split import encode_labels, split_rows
+
+    cfg = load_task(str(minimal_yaml(folder, table, outer_seed, {})), ROOT / "search_spaces")
+    frame, where = read_csv(cfg.data, folder)
+    frame = table_columns(frame, cfg, where)[0]
+    y = encode_labels(frame[TARGETS[table]], cfg.kind, where)[0]
+    strat = y if cfg.kind != "regression" else None
+    rest, _ = split_rows(len(frame), cfg.data.test_fraction, outer_seed, strat, where)
+    out = folder / f"{table}_training_rows.csv"
+    frame.iloc[sorted(rest)].to_csv(out, index=False)
+    return out
 
 
 def read_run(store: Path, task: str) -> dict:
@@ -73,10 +107,14 @@ def read_run(store: Path, task: str) -> dict:
     return {"metrics": dict(parent.data.metrics), "params": dict(parent.data.params)}
 
 
-def run_one(table: str, seed: int, variant: dict) -> dict:
-    """One minimal-YAML tune of `table` with split seed `seed`, in a fresh store."""
+def run_one(table: str, seed: int, variant: dict, outer_seed: int | None = None) -> dict:
+    """One minimal-YAML tune of `table` with split seed `seed`, in a fresh store.
+
+    With `outer_seed`, on the table's training rows of that split only (`training_rows_csv`).
+    """
     with tempfile.TemporaryDirectory() as tmp:
-        path = minimal_yaml(Path(tmp), table, seed, variant)
+        csv = None if outer_seed is None else training_rows_csv(Path(tmp), table, outer_seed)
+        path = minimal_yaml(Path(tmp), table, seed, variant, csv)
         store = Path(tmp) / "store"
         cmd = [sys.executable, "-m", "sweepflow", "tune", str(path), "--store", str(store)]
         env = {**os.environ, **ENV, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"}
@@ -100,18 +138,14 @@ def run_one(table: str, seed: int, variant: dict) -> dict:
     return out
 
 
-def summarise(rows: list[dict], name: str, variant: dict) -> list[str]:
+def summarise(rows: list[dict], name: str, command: str, inner: int | None) -> list[str]:
     """The markdown table: per table, sweepflow vs the baselines over the split seeds."""
+    held = f"holdout inside split {inner}'s training rows" if inner is not None else "test split"
     lines = [
         f"# Minimal YAML on real tables ({name})",
         "",
         f"{now()} · {machine()}",
-        f"Variant: {variant or 'none (the defaults)'}. Command: `python bench/tables.py"
-        + (
-            f" --variant {' '.join(f'{k}={v}' for k, v in variant.items())} --name {name}`"
-            if variant
-            else "`"
-        ),
+        f"Command: `{command}`. Metrics on the {held}.",
         "",
         "| table | metric | sweepflow (mean ± sd) | linear | HistGB | ≥ linear | ≥ HistGB "
         "| best CV/val | wall s (max) | peak RSS GB | seeds |",
@@ -189,7 +223,11 @@ def main() -> None:
     parser.add_argument("--name", default="tables")
     parser.add_argument("--redo", action="store_true")
     parser.add_argument("--jobs", type=int, default=1, help="runs side by side (timings rise)")
+    parser.add_argument("--inner", action="store_true", help="tune on training rows only")
+    parser.add_argument("--outer-seed", type=int, default=0, help="with --inner: whose test rows")
+    parser.add_argument("--against", help="another result name: seed-by-seed differences")
     args = parser.parse_args()
+    outer = args.outer_seed if args.inner else None
     variant = {k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in args.variant)}
     rows = load_json(args.name) or []
     todo = [
@@ -202,7 +240,7 @@ def main() -> None:
     lock = threading.Lock()
 
     def one(key: tuple[str, int]) -> None:
-        row = run_one(*key, variant)
+        row = run_one(*key, variant, outer)
         print(*key, "ok" if row["ok"] else row.get("error"), f"{row['wall_s']:.0f} s", flush=True)
         with lock:
             rows[:] = [r for r in rows if (r["table"], r["seed"]) != key] + [row]
@@ -210,7 +248,11 @@ def main() -> None:
 
     with ThreadPoolExecutor(args.jobs) as pool:
         list(pool.map(one, todo))
-    write_report(f"{args.name}.md", summarise(rows, args.name, variant))
+    command = " ".join(["python bench/tables.py", *map(shlex.quote, sys.argv[1:])])
+    lines = summarise(rows, args.name, command, outer)
+    if args.against:
+        lines += compare(rows, load_json(args.against) or [], args.name, args.against)
+    write_report(f"{args.name}.md", lines)
 
 
 if __name__ == "__main__":
