@@ -14,6 +14,7 @@ from __future__ import annotations
 import statistics
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from common import machine, now, save_json, write_report  # noqa: E402
 from tables import TABLES, TARGETS, minimal_yaml  # noqa: E402
 
 from sweepflow.config.task import load_task
-from sweepflow.data.prepare import prepare
+from sweepflow.data.prepare import Prepared, prepare
 from sweepflow.model.trial import run_trial
 from sweepflow.search.cv import fold_splits
 
@@ -37,14 +38,20 @@ VARIANTS = {
 }
 
 
-def cv_score(table: str, variant: dict) -> float | None:
-    """Mean 4-fold validation metric of the fixed network on the table's train+val rows."""
+def cv_score(
+    table: str, variant: dict, post: Callable[[Prepared], Prepared] | None = None
+) -> float | None:
+    """Mean 4-fold validation metric of the fixed network on the table's train+val rows.
+
+    `post` changes the prepared arrays first (an input transform the product lacks yet).
+    """
     kind = table.rsplit("_", 1)[1]
     if kind != "regression" and "target_scaling" in variant:
         return None
     with tempfile.TemporaryDirectory() as tmp:
         cfg = load_task(str(minimal_yaml(Path(tmp), table, 0, variant)), Path(tmp))
     data = prepare(cfg, TABLES)
+    data = post(data) if post else data
     x = np.concatenate([data.x_train, data.x_val])
     y = np.concatenate([data.y_train, data.y_val])
     keep = np.random.default_rng(0).permutation(len(y))[:MAX_ROWS]
