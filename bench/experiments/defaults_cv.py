@@ -39,11 +39,12 @@ VARIANTS = {
 
 
 def cv_score(
-    table: str, variant: dict, post: Callable[[Prepared], Prepared] | None = None
+    table: str, variant: dict, post: Callable[[Prepared], Prepared] | None = None, seed: int = 0
 ) -> float | None:
     """Mean 4-fold validation metric of the fixed network on the table's train+val rows.
 
-    `post` changes the prepared arrays first (an input transform the product lacks yet).
+    `post` changes the prepared arrays first (an input transform the product lacks yet);
+    `seed` draws the folds, the subsample and the networks' seeds.
     """
     kind = table.rsplit("_", 1)[1]
     if kind != "regression" and "target_scaling" in variant:
@@ -54,7 +55,7 @@ def cv_score(
     data = post(data) if post else data
     x = np.concatenate([data.x_train, data.x_val])
     y = np.concatenate([data.y_train, data.y_val])
-    keep = np.random.default_rng(0).permutation(len(y))[:MAX_ROWS]
+    keep = np.random.default_rng(seed).permutation(len(y))[:MAX_ROWS]
     whole = replace(data, x_train=x[keep], y_train=y[keep], x_val=x[keep][:0], y_val=y[keep][:0])
     metric = "val_mae" if kind == "regression" else "val_accuracy"
     params = {"layers": 2, "units": 64, "dropout": 0.1, "learning_rate": 3e-3, "l2": 1e-5}
@@ -62,7 +63,7 @@ def cv_score(
         {"optimizer": "adam", "epochs": 100, "batch_size": 32 if len(keep) < 1000 else 128}
     )
     values = []
-    for i, (tr, va) in enumerate(fold_splits(whole, 4, 0)):
+    for i, (tr, va) in enumerate(fold_splits(whole, 4, seed)):
         fold = replace(
             whole,
             x_train=whole.x_train[tr],
@@ -70,7 +71,7 @@ def cv_score(
             x_val=whole.x_train[va],
             y_val=whole.y_train[va],
         )
-        out = run_trial(params, fold, number=i, base_seed=0, objective=metric, patience=10)
+        out = run_trial(params, fold, number=i, base_seed=seed, objective=metric, patience=10)
         values.append(out.value)
     return statistics.mean(values)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import struct
 
 import numpy as np
@@ -48,6 +49,25 @@ def test_tabular_split_and_scaling_use_the_training_split_only(tmp_path):
     # the raw test frame reproduces x_test through the saved (JSON) preprocessor
     again = from_dict(to_dict(pre)).transform(data.raw_test)
     np.testing.assert_array_equal(again, data.x_test)
+
+
+def test_smooth_clip_bends_the_scaled_numeric_columns_only_and_travels_with_the_model(tmp_path):
+    frame = make_table("regression", n=200)
+    frame.loc[::7, "x1"] = frame["x1"] * 40  # outliers, some in every split
+    plain_cfg = load_task(str(write_task(tmp_path / "a", "t", "regression", frame)), tmp_path)
+    plain = prepare(plain_cfg, tmp_path / "a")
+    path = write_task(tmp_path / "b", "t", "regression", frame, data={"clip": 3})
+    cfg = load_task(str(path), tmp_path)
+    assert cfg.data.clip == 3 and plain_cfg.data.clip is None  # a YAML with space: no clip
+    data = prepare(cfg, tmp_path / "b")
+    z = plain.x_train[:, :2]
+    np.testing.assert_allclose(data.x_train[:, :2], z / np.sqrt(1 + (z / 3) ** 2), rtol=1e-5)
+    assert np.abs(z).max() > 4 and np.abs(data.x_train[:, :2]).max() < 3
+    np.testing.assert_array_equal(data.x_train[:, 2:], plain.x_train[:, 2:])  # one-hot as is
+    again = from_dict(json.loads(json.dumps(to_dict(data.preprocessor))))
+    np.testing.assert_array_equal(again.transform(data.raw_test), data.x_test)
+    saved_before = {k: v for k, v in to_dict(plain.preprocessor).items() if k != "clip"}
+    np.testing.assert_array_equal(from_dict(saved_before).transform(plain.raw_test), plain.x_test)
 
 
 def test_classification_labels_and_stratified_splits(tmp_path):

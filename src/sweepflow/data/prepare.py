@@ -143,7 +143,12 @@ def prepare_frame(
     train_idx, val_idx = rest[tr], rest[va]
     try:
         pre = TabularPreprocessor.fit(
-            frame.iloc[train_idx][features], categorical, d.scaling, d.log1p, d.missing
+            frame.iloc[train_idx][features],
+            categorical,
+            d.scaling,
+            d.log1p,
+            d.missing,
+            d.clip or 0.0,
         )
         x_train, x_val = pre.transform(frame.iloc[train_idx]), pre.transform(frame.iloc[val_idx])
         x_test = pre.transform(test_x)

@@ -25,7 +25,8 @@ MISSING = "(missing)"  # the level a missing categorical cell becomes
 
 @dataclass
 class TabularPreprocessor:
-    """Imputation, one-hot categoricals, log(1 + x) and quantile / standard / min-max scaling.
+    """Imputation, one-hot categoricals, log(1 + x), quantile / standard / min-max scaling and
+    an optional smooth clip of the scaled values.
 
     Missing numeric cells get the training median plus a 0/1 indicator column (for columns
     that had any missing cell in training); missing categorical cells are their own level; an
@@ -44,6 +45,7 @@ class TabularPreprocessor:
     indicators: list[str] = field(default_factory=list)  # numeric columns with a missing flag
     quantiles: list[list[float]] = field(default_factory=list)  # scaling: quantile
     references: list[float] = field(default_factory=list)
+    clip: float = 0.0  # > 0: scaled values bent towards ±clip, x / sqrt(1 + (x / clip)^2)
 
     @classmethod
     def fit(
@@ -53,6 +55,7 @@ class TabularPreprocessor:
         scaling: str,
         log1p: Sequence[str] = (),
         missing: str = "error",
+        clip: float = 0.0,
     ) -> TabularPreprocessor:
         """Learn medians, categories and scaling statistics from the training frame."""
         numeric = [c for c in frame.columns if c not in categorical]
@@ -63,7 +66,7 @@ class TabularPreprocessor:
                 f"numeric columns: {numeric}"
             )
         cats = {c: sorted(_levels(frame[c]).unique().tolist()) for c in categorical}
-        pre = cls(numeric, cats, scaling, log1p=list(log1p), missing=missing)
+        pre = cls(numeric, cats, scaling, log1p=list(log1p), missing=missing, clip=float(clip))
         raw = pre.numeric_values(frame, impute=False)
         holes = np.isnan(raw)
         with np.errstate(all="ignore"):
@@ -118,8 +121,12 @@ class TabularPreprocessor:
             qt.quantiles_ = np.asarray(self.quantiles, dtype=np.float64)
             qt.references_ = np.asarray(self.references, dtype=np.float64)
             qt.n_features_in_ = len(self.numeric)
-            return qt.transform(values)
-        return (values - np.asarray(self.offset)) / np.asarray(self.scale)
+            scaled = qt.transform(values)
+        else:
+            scaled = (values - np.asarray(self.offset)) / np.asarray(self.scale)
+        if self.clip > 0:  # near 0 unchanged, ±clip at most; an outlier keeps its order
+            scaled = scaled / np.sqrt(1.0 + (scaled / self.clip) ** 2)
+        return scaled
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
         """Turn a raw frame into the float32 matrix the network takes."""
