@@ -195,6 +195,10 @@ CHOSEN = """## How each default was chosen (training rows only, never the test s
 - **scaling: standard.** `bench/experiments/defaults_cv.py`: one fixed network (2 × 64) on
   4 folds of each table's train+val rows; standard beat quantile and minmax on most tables
   (`defaults_cv.md`); the 3-seed run with quantile is `tables_quantile.md`.
+- **No clip** (`data.clip`, RealMLP's smooth clipping, is opt-in). The fixed network of
+  `defaults_cv.py` gained from it on 8 of 10 tables (`experiments/smooth_clip.md`, 3 seeds),
+  but the default search with it (`tables_clip.md`) found worse CV / validation values on 6
+  of the 7 tables where both searches ran 30 trials.
 - **target_scaling: standard for regression.** Same experiment: the raw target lost on every
   regression table (`defaults_cv.md`, column "quantile, raw target"); boston_housing had shown
   the same (its README section).

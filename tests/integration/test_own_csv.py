@@ -66,7 +66,6 @@ def test_the_minimal_yaml_is_a_complete_task_sized_from_the_table(tmp_path):
     path = minimal_task(tmp_path, "mini", "binary", make_table("binary", n=300))
     cfg = load_task(str(path), tmp_path)
     assert cfg.auto and cfg.space is None and cfg.objective == "val_accuracy"
-    assert cfg.data.clip == 3.0  # smoothly clipped numeric inputs, unless the YAML says
     small = auto_config(cfg, rows=240)
     assert small.cv == 4 and small.final.ensemble == 5 and small.search.timeout == 180
     assert small.space["units"].high == 128 and small.space.max_value("layers") == 2
@@ -84,8 +83,6 @@ def test_the_minimal_yaml_is_a_complete_task_sized_from_the_table(tmp_path):
     path = minimal_task(tmp_path, "own", "binary", make_table("binary"), final=final, cv=None)
     own = auto_config(load_task(str(path), tmp_path), rows=240)
     assert (own.final.ensemble, own.final.members, own.cv) == (1, "top", None)
-    path = minimal_task(tmp_path, "noclip", "binary", make_table("binary"), data={"clip": None})
-    assert load_task(str(path), tmp_path).data.clip is None
     path = minimal_task(tmp_path, "top", "binary", make_table("binary"), final={"members": "top"})
     top = auto_config(load_task(str(path), tmp_path), rows=240)
     assert (top.final.ensemble, top.final.members) == (5, "top")

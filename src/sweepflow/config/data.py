@@ -10,7 +10,6 @@ from sweepflow.errors import ConfigError
 
 SOURCES = ("csv", "sklearn", "keras")
 SCALINGS = ("quantile", "standard", "minmax", "none")
-AUTO_CLIP = 3.0  # data.clip for a YAML without space: (RealMLP's bend; smooth_clip.md)
 TEXT_WEIGHTS = ("none", "nb")
 TERM_SELECTIONS = ("frequency", "chi2")
 TERM_VALUES = ("binary", "log_count")  # what a text input holds per term (preprocess.term_matrix)
@@ -36,8 +35,8 @@ class DataConfig:
     scaling: str = "standard"
     log1p: tuple[str, ...] = ()  # numeric columns replaced by log(1 + x) before scaling
     # c > 0: scaled numeric values bent smoothly towards ±c, x / sqrt(1 + (x / c)^2) (RealMLP's
-    # smooth clipping); None: off. The loader fills in 3 for a YAML without space: (4-fold CV
-    # inside the training rows, 3 seeds: better on 8 of 10 tables; experiments/smooth_clip.md)
+    # smooth clipping); None: off, the default (a fixed net's CV gained on 8 of 10 tables, the
+    # default search's own CV / validation lost on 6 of 7: experiments/smooth_clip.md)
     clip: float | None = None
     # regression: standard (the net predicts standardised y) | none; the loader fills in
     # standard for regression and none for classification when the YAML leaves it out

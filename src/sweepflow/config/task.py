@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from sweepflow.config.data import AUTO_CLIP, DataConfig, parse_data
+from sweepflow.config.data import DataConfig, parse_data
 from sweepflow.config.fields import positive, read_yaml, take, typed
 from sweepflow.config.final import FinalConfig, parse_final
 from sweepflow.config.kinds import KINDS
@@ -214,8 +214,6 @@ def parse_task(raw: Any, source: str = "<memory>", default_name: str = "task") -
     if kind == "regression" and "target_scaling" not in raw["data"]:
         data = replace(data, target_scaling="standard")  # the default for regression
     space = parse_space(source, raw["space"]) if raw.get("space") is not None else None
-    if space is None and "clip" not in raw["data"]:
-        data = replace(data, clip=AUTO_CLIP)  # the default for a YAML without space:
     search_raw = take(
         source, raw.get("search", {}), "search", set(SearchConfig.__dataclass_fields__)
     )
