@@ -85,6 +85,11 @@ YAML_CASES: list[tuple[str, dict[str, object], str]] = [
     ("data-log1p-numbers", {"data.log1p": [1, 2]}, "data.log1p"),
     ("data-clip-negative", {"data.clip": -1}, "data.clip"),
     ("data-clip-string", {"data.clip": "3"}, "data.clip"),
+    (
+        "data-clip-images",
+        {"data": {"source": "keras", "name": "fashion_mnist", "clip": 3}},
+        "data.clip",
+    ),
     ("data-target-scaling-unknown", {"data.target_scaling": "log"}, "data.target_scaling"),
     ("data-target-scaling-binary", {"data.target_scaling": "standard"}, "data.target_scaling"),
     ("data-split-seed-float", {"data.split_seed": 1.5}, "data.split_seed"),

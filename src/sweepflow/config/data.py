@@ -101,6 +101,10 @@ def parse_data(source: str, raw: Any) -> DataConfig:
         raise ConfigError(
             source, "data.clip", f"must be a number > 0 or null (off), got {d['clip']!r}"
         )
+    if d.get("clip") is not None and d.get("name") in ("fashion_mnist", "imdb", "reuters"):
+        raise ConfigError(
+            source, "data.clip", f"bends a table's numeric columns; {d['name']} is not a table"
+        )
     if d.get("target_scaling", "none") not in ("none", "standard"):
         raise ConfigError(source, "data.target_scaling", "must be none or standard")
     for key in ("test_fraction", "val_fraction"):
