@@ -14,7 +14,6 @@ from __future__ import annotations
 import statistics
 import sys
 import tempfile
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from common import machine, now, save_json, write_report  # noqa: E402
 from tables import TABLES, TARGETS, minimal_yaml  # noqa: E402
 
 from sweepflow.config.task import load_task
-from sweepflow.data.prepare import Prepared, prepare
+from sweepflow.data.prepare import prepare
 from sweepflow.model.trial import run_trial
 from sweepflow.search.cv import fold_splits
 
@@ -38,12 +37,9 @@ VARIANTS = {
 }
 
 
-def cv_score(
-    table: str, variant: dict, post: Callable[[Prepared], Prepared] | None = None, seed: int = 0
-) -> float | None:
+def cv_score(table: str, variant: dict, seed: int = 0) -> float | None:
     """Mean 4-fold validation metric of the fixed network on the table's train+val rows.
 
-    `post` changes the prepared arrays first (an input transform the product lacks yet);
     `seed` draws the folds, the subsample and the networks' seeds.
     """
     kind = table.rsplit("_", 1)[1]
@@ -52,7 +48,6 @@ def cv_score(
     with tempfile.TemporaryDirectory() as tmp:
         cfg = load_task(str(minimal_yaml(Path(tmp), table, 0, variant)), Path(tmp))
     data = prepare(cfg, TABLES)
-    data = post(data) if post else data
     x = np.concatenate([data.x_train, data.x_val])
     y = np.concatenate([data.y_train, data.y_val])
     keep = np.random.default_rng(seed).permutation(len(y))[:MAX_ROWS]
